@@ -1,0 +1,60 @@
+//! `ktra verify`, `ktra rebuild` and `ktra set-url`: keeping a registry sound.
+
+use super::Context;
+use crate::ops;
+use anyhow::{Result, bail};
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RebuildArgs {}
+
+#[derive(clap::Args)]
+pub struct SetUrlArgs {
+    /// The new base URL of `public/`.
+    url: String,
+}
+
+pub fn verify(args: VerifyArgs, ctx: &Context) -> Result<()> {
+    let reg = ctx.open()?;
+    let report = ops::verify::verify(&reg)?;
+    if args.json {
+        ctx.printer.data(serde_json::to_string_pretty(&report)?);
+    }
+    if let Some(op) = &report.interrupted {
+        ctx.printer.warn(format!(
+            "an interrupted `{op}` change is pending; the next command that writes to the registry completes it"
+        ));
+    }
+    for p in &report.problems {
+        ctx.printer.error(p);
+    }
+    if !report.problems.is_empty() {
+        bail!("the registry has {} problem(s)", report.problems.len());
+    }
+    ctx.printer.status(
+        "Verified",
+        format!("{} crates, {} versions", report.crates, report.versions),
+    );
+    Ok(())
+}
+
+pub fn rebuild(_: RebuildArgs, ctx: &Context) -> Result<()> {
+    let reg = ctx.open()?;
+    let r = ops::rebuild::rebuild(&reg, ctx.printer)?;
+    ctx.printer.status(
+        "Rebuilt",
+        format!("{} crates, {} versions", r.crates, r.versions),
+    );
+    Ok(())
+}
+
+pub fn set_url(args: SetUrlArgs, ctx: &Context) -> Result<()> {
+    let mut reg = ctx.open()?;
+    ops::set_url::set_url(&mut reg, &args.url, ctx.printer)
+}

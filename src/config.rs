@@ -1,0 +1,115 @@
+//! `ktra.toml`: the registry's settings. A versioned, strict schema (unknown keys are errors, so
+//! a typo never silently does nothing), parsed by a pure function.
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const FILE_NAME: &str = "ktra.toml";
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Config {
+    /// Schema version of this file.
+    pub version: u32,
+    /// The name users give this registry in `.cargo/config.toml` and `registry = "..."`.
+    pub name: String,
+    /// Base URL where `public/` is served (no trailing slash).
+    pub url: String,
+    /// Base URL of the web API (`ktra serve`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// Every request needs a token (private registry).
+    #[serde(default)]
+    pub auth_required: bool,
+    /// Other index URLs that mean this registry (for crates packaged against an old address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index_aliases: Vec<String>,
+    #[serde(default)]
+    pub git: GitSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GitSettings {
+    /// Keep a git index at `public/index.git`.
+    pub enabled: bool,
+    /// A git remote to push `main` to after every change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            remote: None,
+        }
+    }
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Self> {
+        let config: Self = toml::from_str(text)?;
+        if config.version != SCHEMA_VERSION {
+            bail!(
+                "`version = {}` is not a settings version this ktra understands (expected {SCHEMA_VERSION})",
+                config.version
+            );
+        }
+        check_url(&config.url).context("in `url`")?;
+        if let Some(api) = &config.api {
+            check_url(api).context("in `api`")?;
+        }
+        Ok(config)
+    }
+
+    pub fn load(root: &Path) -> Result<Self> {
+        let path = root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        Self::parse(&text).with_context(|| format!("failed to parse `{}`", path.display()))
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("settings always serialize");
+        format!("# ktra registry settings: see `ktra --help`.\n{body}")
+    }
+}
+
+/// A base URL: http(s) or file, no trailing slash, no query.
+pub fn check_url(url: &str) -> Result<()> {
+    let ok_scheme = ["http://", "https://", "file://"]
+        .iter()
+        .any(|s| url.starts_with(s));
+    if !ok_scheme {
+        bail!("`{url}` is not an http://, https:// or file:// URL");
+    }
+    if url.ends_with('/') || url.contains(['?', '#', ' ']) {
+        bail!("`{url}` must not end with `/` or contain `?`, `#` or spaces");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "version = 1\nname = \"demo\"\nurl = \"https://c.example\"\n";
+
+    #[test]
+    fn parses_minimal_and_round_trips() {
+        let c = Config::parse(GOOD).unwrap();
+        assert!(c.git.enabled && !c.auth_required && c.api.is_none());
+        assert_eq!(Config::parse(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn typos_and_unknown_versions_are_errors() {
+        assert!(Config::parse(&format!("{GOOD}auth-requird = true\n")).is_err());
+        assert!(Config::parse(&GOOD.replace("version = 1", "version = 2")).is_err());
+        assert!(Config::parse(&GOOD.replace("https://c.example", "https://c.example/")).is_err());
+        assert!(Config::parse(&GOOD.replace("https://c.example", "c.example")).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Where things live: the index file path of a crate, the crate file path, and the `dl`
+//! template that makes cargo ask for exactly that crate file. Pure string functions.
+
+/// The directory part of an index path (`1`, `2`, `3/a`, `ab/cd`) for a name as given.
+/// Names are ASCII (checked by `CrateName`), so byte slicing is safe; a non-ASCII name
+/// falls back to character slicing rather than panicking.
+pub fn prefix(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let take = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
+    match chars.len() {
+        0 => String::new(),
+        1 => "1".to_owned(),
+        2 => "2".to_owned(),
+        3 => format!("3/{}", take(0, 1)),
+        n if n >= 4 => format!("{}/{}", take(0, 2), take(2, 4)),
+        _ => unreachable!(),
+    }
+}
+
+/// Path of a crate's index file relative to the index root: always lowercase.
+pub fn index_path(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    format!("{}/{}", prefix(&lower), lower)
+}
+
+/// Path of a crate file relative to the served root, matching [`dl_template`].
+pub fn crate_path(name: &str, version: &str) -> String {
+    format!(
+        "crates/{}/{name}/{name}-{version}.crate",
+        prefix(&name.to_ascii_lowercase())
+    )
+}
+
+/// The `dl` value for `config.json` when the served root is at `base_url`.
+pub fn dl_template(base_url: &str) -> String {
+    format!(
+        "{}/crates/{{lowerprefix}}/{{crate}}/{{crate}}-{{version}}.crate",
+        base_url.trim_end_matches('/')
+    )
+}
+
+/// The sparse index URL users put in `.cargo/config.toml`.
+pub fn sparse_index_url(base_url: &str) -> String {
+    format!("sparse+{}/index/", base_url.trim_end_matches('/'))
+}
+
+/// Canonical form of an index URL for comparing "is this the same registry": trailing `/`
+/// dropped, and for git URLs (no `sparse+`) a trailing `.git` dropped, as cargo does.
+pub fn canonical_index_url(url: &str) -> String {
+    let mut u = url.trim().trim_end_matches('/').to_owned();
+    if !u.starts_with("sparse+") {
+        if let Some(stripped) = u.strip_suffix(".git") {
+            u = stripped.to_owned();
+        }
+    }
+    u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_paths_follow_cargo_layout() {
+        let rows = [
+            ("a", "1/a"),
+            ("ab", "2/ab"),
+            ("abc", "3/a/abc"),
+            ("Abc", "3/a/abc"),
+            ("serde", "se/rd/serde"),
+            ("Serde_JSON", "se/rd/serde_json"),
+            ("cargo", "ca/rg/cargo"),
+        ];
+        for (name, want) in rows {
+            assert_eq!(index_path(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn prefix_keeps_case() {
+        assert_eq!(prefix("MyCrate"), "My/Cr");
+        assert_eq!(prefix("Abc"), "3/A");
+    }
+
+    #[test]
+    fn crate_path_matches_dl_template() {
+        let name = "MyCrate";
+        let version = "1.0.0+build.5";
+        let expanded = dl_template("http://h/base/")
+            .replace("{lowerprefix}", &prefix(&name.to_ascii_lowercase()))
+            .replace("{crate}", name)
+            .replace("{version}", version);
+        assert_eq!(
+            expanded,
+            format!("http://h/base/{}", crate_path(name, version))
+        );
+        assert_eq!(crate_path("ab", "0.1.0"), "crates/2/ab/ab-0.1.0.crate");
+    }
+
+    #[test]
+    fn canonical_urls_ignore_trailing_slash_and_git_suffix() {
+        assert_eq!(
+            canonical_index_url("sparse+http://x/index/"),
+            canonical_index_url("sparse+http://x/index")
+        );
+        assert_eq!(
+            canonical_index_url("file:///r/public/index.git"),
+            "file:///r/public/index"
+        );
+        assert_eq!(
+            sparse_index_url("https://c.example/"),
+            "sparse+https://c.example/index/"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! ktra: a private Cargo registry as plain files.
+//!
+//! ```text
+//!  cli/*  ──►  ops/*  (init · add · yank · remove · list · verify · rebuild · set_url)
+//!                │
+//!      ┌─────────┼──────────────┬───────────┐
+//!      ▼         ▼              ▼           ▼
+//!   index     package        storage     registry
+//!   (pure:    (.crate →      (the only   (settings +
+//!   names,    entry; cargo   file I/O;   tree, found
+//!   paths,    package for    lock, git,  by --registry)
+//!   lines)    folders)       journal)
+//! ```
+//!
+//! `ops::add::add_crates` is the single path by which crates enter a registry.
+
+pub mod cli;
+pub mod config;
+pub mod index;
+pub mod ops;
+pub mod package;
+pub mod printer;
+pub mod registry;
+pub mod storage;

@@ -1,0 +1,113 @@
+//! Creating a registry: settings, the served tree with `config.json`, the private state folder
+//! and (unless disabled) the git index with its first commit.
+
+use crate::config::{self, Config, GitSettings};
+use crate::registry::{Registry, keys};
+use crate::storage::git::GitIndex;
+use crate::storage::{Area, Store};
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+
+pub struct InitOptions {
+    pub url: String,
+    pub name: String,
+    pub api: Option<String>,
+    pub auth_required: bool,
+    pub git: bool,
+}
+
+pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
+    if dir.join(config::FILE_NAME).exists() {
+        bail!("`{}` is already a ktra registry", dir.display());
+    }
+    check_registry_name(&opts.name)?;
+    let url = opts.url.trim_end_matches('/').to_owned();
+    config::check_url(&url).context("invalid `--url`")?;
+    if let Some(api) = &opts.api {
+        config::check_url(api).context("invalid `--api`")?;
+    }
+    let config = Config {
+        version: config::SCHEMA_VERSION,
+        name: opts.name,
+        url,
+        api: opts.api,
+        auth_required: opts.auth_required,
+        index_aliases: Vec::new(),
+        git: GitSettings {
+            enabled: opts.git,
+            remote: None,
+        },
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("failed to create `{}`", dir.display()))?;
+    let store = Store::new(std::path::absolute(dir)?);
+    let reg = Registry { config, store };
+    if reg.config.git.enabled {
+        GitIndex::init(&reg.git_dir())?;
+    }
+    let mut batch = reg.store.batch();
+    batch.put(Area::Public, ".nojekyll", b"")?;
+    batch.put(
+        Area::Public,
+        keys::CONFIG_JSON,
+        &reg.registry_config().to_bytes(),
+    )?;
+    batch.commit()?;
+    std::fs::create_dir_all(reg.store.path(Area::State, "names"))?;
+    if let Some(git) = reg.git()? {
+        let config_json = reg.registry_config().to_bytes();
+        git.commit(
+            &reg.store,
+            &[("config.json".into(), Some(config_json))],
+            "Create the registry",
+            false,
+        )?;
+    }
+    // Settings last: a registry is a registry once `ktra.toml` exists.
+    write_settings(&reg)?;
+    Ok(reg)
+}
+
+/// Writes `ktra.toml` atomically.
+pub fn write_settings(reg: &Registry) -> Result<()> {
+    let mut tmp = reg.store.temp_file()?;
+    std::io::Write::write_all(&mut tmp, reg.config.to_toml().as_bytes())?;
+    tmp.as_file().sync_all()?;
+    let target = reg.root().join(config::FILE_NAME);
+    tmp.persist(&target)
+        .with_context(|| format!("failed to write `{}`", target.display()))?;
+    reg.store.sync()
+}
+
+/// Cargo registry names: ASCII letters, digits, `-` and `_`.
+pub fn check_registry_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !ok {
+        bail!(
+            "`{name}` is not a usable registry name: use ASCII letters, digits, `-` and `_`, starting with a letter"
+        );
+    }
+    Ok(())
+}
+
+/// The `.cargo/config.toml` lines users need.
+pub fn cargo_snippet(reg: &Registry) -> String {
+    let name = &reg.config.name;
+    let mut s = format!("[registries.{name}]\nindex = \"{}\"\n", reg.sparse_url());
+    if reg.config.auth_required {
+        s.push_str("credential-provider = \"cargo:token\"\n");
+    }
+    if reg.config.git.enabled {
+        s.push_str(&format!(
+            "# git protocol instead: index = \"{}\" (local), or \"{}/index.git\"\n\
+             # served as static files with [net] git-fetch-with-cli = true\n",
+            reg.git_file_url(),
+            reg.config.url
+        ));
+    }
+    s
+}

@@ -1,0 +1,128 @@
+//! The first half of adding crates, needing no lock: each input is streamed once into a
+//! temporary file in the registry's private area while it is hashed and checked, and its index
+//! entry is built from the packaged `Cargo.toml`. Runs in parallel across inputs.
+
+use crate::index::{CrateName, IndexPackage};
+use crate::package::{archive, manifest};
+use crate::storage::Store;
+use anyhow::{Context, Result, bail};
+use std::io::{BufWriter, Read};
+use std::path::PathBuf;
+use tempfile::NamedTempFile;
+
+/// Where a crate's bytes come from: a file (CLI) or a request body (receiver).
+pub enum CrateSource {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+pub struct CrateInput {
+    /// How to name this input in messages (the file path, or `name@version` for a publish).
+    pub label: String,
+    pub source: CrateSource,
+}
+
+impl CrateInput {
+    pub fn file(path: PathBuf) -> Self {
+        Self {
+            label: path.display().to_string(),
+            source: CrateSource::File(path),
+        }
+    }
+}
+
+/// A checked crate, its bytes already in a temporary file, ready to be written.
+pub struct Prepared {
+    pub label: String,
+    pub entry: IndexPackage,
+    pub size: u64,
+    pub temp: NamedTempFile,
+}
+
+pub struct InspectOptions<'a> {
+    pub identity: &'a manifest::RegistryIdentity,
+    pub max_size: Option<u64>,
+}
+
+pub fn prepare(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) -> Result<Prepared> {
+    let label = input.label.clone();
+    prepare_inner(store, input, opts).with_context(|| format!("failed to add `{label}`"))
+}
+
+fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) -> Result<Prepared> {
+    let mut temp = store.temp_file()?;
+    let (inspection, file_stem) = {
+        let sink = BufWriter::with_capacity(256 * 1024, temp.as_file_mut());
+        match &input.source {
+            CrateSource::File(path) => {
+                let file = std::fs::File::open(path)
+                    .with_context(|| format!("failed to open `{}`", path.display()))?;
+                let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+                let stem = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".crate"))
+                    .map(str::to_owned);
+                (run(reader, sink, opts.max_size)?, stem)
+            }
+            CrateSource::Bytes(bytes) => (run(bytes.as_slice(), sink, opts.max_size)?, None),
+        }
+    };
+    let mut entry = manifest::to_entry(&inspection.manifest, opts.identity)
+        .context("failed to read the packaged `Cargo.toml`")?;
+    CrateName::new(&entry.name).context("the crate name is not allowed")?;
+    let expected = format!("{}-{}", entry.name, entry.vers);
+    if inspection.root != expected {
+        bail!(
+            "the archive's top directory is `{}`, but its `Cargo.toml` says `{}` version `{}` \
+             (expected `{expected}/`)",
+            inspection.root,
+            entry.name,
+            entry.vers
+        );
+    }
+    if let Some(stem) = file_stem {
+        if stem != expected {
+            bail!(
+                "the file is named `{stem}.crate`, but it holds `{}` version `{}`",
+                entry.name,
+                entry.vers
+            );
+        }
+    }
+    entry.cksum = inspection.cksum;
+    Ok(Prepared {
+        label: input.label,
+        entry,
+        size: inspection.size,
+        temp,
+    })
+}
+
+fn run<R: Read, W: std::io::Write>(
+    src: R,
+    sink: W,
+    max: Option<u64>,
+) -> Result<archive::Inspection> {
+    archive::inspect(src, sink, max).context("it is not a valid `.crate` file")
+}
+
+/// The index entry of a crate file already in place (no copy is made).
+pub fn entry_of_file(
+    path: &std::path::Path,
+    identity: &manifest::RegistryIdentity,
+) -> Result<IndexPackage> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to open `{}`", path.display()))?;
+    let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    let inspection = run(reader, std::io::sink(), None)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let mut entry = manifest::to_entry(&inspection.manifest, identity).with_context(|| {
+        format!(
+            "failed to read the packaged `Cargo.toml` of `{}`",
+            path.display()
+        )
+    })?;
+    entry.cksum = inspection.cksum;
+    Ok(entry)
+}

@@ -1,0 +1,14 @@
+//! The verbs of ktra, shared by the command line and the publish receiver. Each takes an opened
+//! [`Registry`](crate::registry::Registry) and does its work through `storage`.
+
+pub mod add;
+pub mod init;
+pub mod inspect;
+pub mod list;
+mod order;
+pub mod rebuild;
+pub mod remove;
+pub mod set_url;
+pub mod verify;
+mod writer;
+pub mod yank;

@@ -1,0 +1,106 @@
+//! Removing a version for good. Refused unless the version is yanked and nothing else in the
+//! registry depends on it (both overridable with `force`), since removal breaks every lock file
+//! that pins it.
+
+use super::writer::Writer;
+use crate::index::{IndexFile, name};
+use crate::printer::Printer;
+use crate::registry::{Registry, keys};
+use crate::storage::{Area, Journal, PendingCrate};
+use anyhow::{Result, bail};
+
+pub fn remove(
+    reg: &Registry,
+    crate_name: &str,
+    vers: &semver::Version,
+    force: bool,
+    printer: Printer,
+) -> Result<()> {
+    let writer = Writer::begin(reg, printer)?;
+    let (key, mut file) = super::yank::read_index(reg, crate_name)?;
+    let Some(line) = file.get(vers).cloned() else {
+        bail!("crate `{crate_name}` has no version `{vers}`");
+    };
+    if !force && !line.head.yanked {
+        bail!(
+            "`{crate_name}@{vers}` is not yanked; yank it first (`ktra yank {crate_name}@{vers}`), \
+             or pass `--force`"
+        );
+    }
+    if !force {
+        let users = dependents(reg, crate_name, vers)?;
+        if !users.is_empty() {
+            bail!(
+                "`{crate_name}@{vers}` is required by {}; pass `--force` to remove it anyway",
+                users.join(", ")
+            );
+        }
+    }
+    let crate_key = keys::crate_file(crate_name, &line.head.vers);
+    file.remove(vers);
+    let name_key = keys::name(&name::canonical(crate_name));
+    writer.journal(&Journal {
+        op: "remove".into(),
+        crate_files: vec![PendingCrate {
+            name: crate_name.into(),
+            vers: line.head.vers.clone(),
+            key: crate_key.clone(),
+        }],
+        index_files: vec![key.clone()],
+        names: if file.is_empty() {
+            vec![name_key.clone()]
+        } else {
+            vec![]
+        },
+    })?;
+    if file.is_empty() {
+        reg.store.remove(Area::Public, &key)?;
+        reg.store.sync()?;
+    } else {
+        let mut batch = reg.store.batch();
+        batch.put(Area::Public, &key, &file.to_bytes())?;
+        batch.commit()?;
+    }
+    reg.store.remove(Area::Public, &crate_key)?;
+    if file.is_empty() {
+        reg.store.remove(Area::State, &name_key)?;
+    }
+    reg.store.sync()?;
+    writer.sync_git(&[key], &format!("Remove {crate_name} {vers}"))?;
+    writer.done()?;
+    printer.status("Removed", format!("{crate_name} v{vers}"));
+    Ok(())
+}
+
+/// Other crates' versions with a same-registry dependency this version satisfies.
+fn dependents(reg: &Registry, crate_name: &str, vers: &semver::Version) -> Result<Vec<String>> {
+    let mut users = Vec::new();
+    for key in reg.store.walk(Area::Public, "index")? {
+        if key == keys::CONFIG_JSON {
+            continue;
+        }
+        let Some(bytes) = reg.store.read(Area::Public, &key)? else {
+            continue;
+        };
+        let Ok(file) = IndexFile::parse(&bytes) else {
+            continue;
+        };
+        for line in &file.lines {
+            if line.head.name == crate_name {
+                continue;
+            }
+            let Ok(entry) = serde_json::from_str::<crate::index::IndexPackage>(&line.raw) else {
+                continue;
+            };
+            let hit = entry.deps.iter().any(|d| {
+                d.registry.is_none()
+                    && d.package_name() == crate_name
+                    && semver::VersionReq::parse(&d.req).is_ok_and(|r| r.matches(vers))
+            });
+            if hit {
+                users.push(format!("`{}@{}`", line.head.name, line.head.vers));
+            }
+        }
+    }
+    Ok(users)
+}

@@ -1,0 +1,46 @@
+//! Moving a registry to a new address: `ktra.toml` and `config.json` change; index lines and
+//! crate files do not (they never contain the registry's own URL).
+
+use super::writer::Writer;
+use crate::config;
+use crate::printer::Printer;
+use crate::registry::{Registry, keys};
+use crate::storage::{Area, Journal};
+use anyhow::{Context, Result};
+
+pub fn set_url(reg: &mut Registry, url: &str, printer: Printer) -> Result<()> {
+    let url = url.trim_end_matches('/').to_owned();
+    config::check_url(&url).context("invalid URL")?;
+    let mut next = Registry {
+        config: reg.config.clone(),
+        store: reg.store.clone(),
+    };
+    next.config.url = url;
+    {
+        let writer = Writer::begin(reg, printer)?;
+        writer.journal(&Journal {
+            op: "set-url".into(),
+            index_files: vec![keys::CONFIG_JSON.into()],
+            ..Journal::default()
+        })?;
+        let mut batch = reg.store.batch();
+        batch.put(
+            Area::Public,
+            keys::CONFIG_JSON,
+            &next.registry_config().to_bytes(),
+        )?;
+        batch.commit()?;
+        super::init::write_settings(&next)?;
+        writer.sync_git(
+            &[keys::CONFIG_JSON.into()],
+            &format!("Move the registry to {}", next.config.url),
+        )?;
+        writer.done()?;
+    }
+    *reg = next;
+    printer.status(
+        "Updated",
+        format!("config.json now points at {}", reg.config.url),
+    );
+    Ok(())
+}

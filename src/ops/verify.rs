@@ -1,0 +1,285 @@
+//! `ktra verify`: the whole tree checked the way cargo would use it. Every index line parses as
+//! cargo parses it, paths are canonical, every crate file exists with the right checksum,
+//! nothing is orphaned, no versions collide, same-registry dependencies can be satisfied,
+//! `config.json` matches the settings and the git index matches the sparse one. Differences an
+//! interrupted change (recorded in the journal) explains are reported as such, not as damage.
+
+use crate::index::{IndexPackage, RegistryConfig, entry, file::same_ignoring_build, name, path};
+use crate::registry::{Registry, keys};
+use crate::storage::{Area, Journal, git};
+use anyhow::Result;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub crates: usize,
+    pub versions: usize,
+    pub problems: Vec<String>,
+    /// Set when an interrupted change is pending completion.
+    pub interrupted: Option<String>,
+}
+
+pub fn verify(reg: &Registry) -> Result<Report> {
+    let store = &reg.store;
+    let mut report = Report::default();
+    let journal = Journal::load(store)?.unwrap_or_default();
+    if !journal.op.is_empty() {
+        report.interrupted = Some(journal.op.clone());
+    }
+    let pending_crates: BTreeSet<&str> =
+        journal.crate_files.iter().map(|p| p.key.as_str()).collect();
+    let pending_index: BTreeSet<&str> = journal.index_files.iter().map(String::as_str).collect();
+    let pending_names: BTreeSet<&str> = journal.names.iter().map(String::as_str).collect();
+    let problems = &mut report.problems;
+
+    // config.json
+    let want_config = reg.registry_config();
+    match store.read(Area::Public, keys::CONFIG_JSON)? {
+        None => problems.push("`public/index/config.json` is missing".into()),
+        Some(bytes) => match serde_json::from_slice::<RegistryConfig>(&bytes) {
+            Ok(c) if c == want_config => {}
+            Ok(_) => problems.push(
+                "`public/index/config.json` does not match `ktra.toml` (run `ktra rebuild`)".into(),
+            ),
+            Err(e) => problems.push(format!("`public/index/config.json` does not parse: {e}")),
+        },
+    }
+
+    // Index files.
+    let mut entries: BTreeMap<String, Vec<IndexPackage>> = BTreeMap::new();
+    let mut expected_crates: BTreeMap<String, String> = BTreeMap::new();
+    let mut index_keys = Vec::new();
+    for key in store.walk(Area::Public, "index")? {
+        if key == keys::CONFIG_JSON {
+            continue;
+        }
+        index_keys.push(key.clone());
+        let bytes = store.read(Area::Public, &key)?.unwrap_or_default();
+        check_index_file(&key, &bytes, problems, &mut entries, &mut expected_crates);
+    }
+    report.crates = entries.len();
+    report.versions = entries.values().map(Vec::len).sum();
+
+    // Crate files: present, right checksum, nothing orphaned.
+    let on_disk: BTreeSet<String> = store.walk(Area::Public, "crates")?.into_iter().collect();
+    for key in expected_crates.keys() {
+        if !on_disk.contains(key) {
+            problems.push(format!("crate file `public/{key}` is missing"));
+        }
+    }
+    for key in &on_disk {
+        if !expected_crates.contains_key(key) && !pending_crates.contains(key.as_str()) {
+            problems.push(format!(
+                "`public/{key}` is not referenced by any index line (orphaned)"
+            ));
+        }
+    }
+    let checks: Vec<(&String, &String)> = expected_crates
+        .iter()
+        .filter(|(k, _)| on_disk.contains(*k))
+        .collect();
+    let bad: Vec<String> = checks
+        .par_iter()
+        .filter_map(|(key, want)| {
+            let mut h = Sha256::new();
+            match store.stream(Area::Public, key, |chunk| h.update(chunk)) {
+                Ok(true) => {
+                    let got = format!("{:x}", h.finalize());
+                    (got != **want).then(|| {
+                        format!("`public/{key}` has checksum {got}, but its index line says {want}")
+                    })
+                }
+                Ok(false) => None,
+                Err(e) => Some(format!("{e:#}")),
+            }
+        })
+        .collect();
+    problems.extend(bad);
+
+    check_dependencies(&entries, problems);
+    check_names(reg, &entries, &pending_names, problems)?;
+    if reg.config.git.enabled {
+        check_git(reg, &index_keys, &pending_index, problems)?;
+    }
+    Ok(report)
+}
+
+fn check_index_file(
+    key: &str,
+    bytes: &[u8],
+    problems: &mut Vec<String>,
+    entries: &mut BTreeMap<String, Vec<IndexPackage>>,
+    expected_crates: &mut BTreeMap<String, String>,
+) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        problems.push(format!("`public/{key}` is not UTF-8"));
+        return;
+    };
+    let mut list: Vec<IndexPackage> = Vec::new();
+    for (i, line) in text
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = format!("`public/{key}` line {}", i + 1);
+        let pkg = match entry::parse_strict(line) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("{at}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = name::CrateName::new(&pkg.name) {
+            problems.push(format!("{at}: {e}"));
+        }
+        if format!("index/{}", path::index_path(&pkg.name)) != key {
+            problems.push(format!(
+                "{at}: crate `{}` belongs in `public/{}`",
+                pkg.name,
+                keys::index(&pkg.name)
+            ));
+        }
+        if let Some(first) = list.first().filter(|f| f.name != pkg.name) {
+            problems.push(format!(
+                "{at}: name `{}` differs from `{}` on the first line",
+                pkg.name, first.name
+            ));
+        }
+        let v = pkg.version().expect("checked by parse_strict");
+        if let Some(dup) = list
+            .iter()
+            .find(|o| same_ignoring_build(&o.version().expect("checked"), &v))
+        {
+            problems.push(format!(
+                "{at}: version `{}` collides with version `{}`",
+                pkg.vers, dup.vers
+            ));
+        }
+        expected_crates.insert(keys::crate_file(&pkg.name, &pkg.vers), pkg.cksum.clone());
+        list.push(pkg);
+    }
+    if list.is_empty() {
+        problems.push(format!("`public/{key}` holds no valid lines"));
+    } else {
+        entries.insert(list[0].name.clone(), list);
+    }
+}
+
+/// Every same-registry dependency must match at least one version (yanked ones count: a
+/// lock file may still pin them).
+fn check_dependencies(entries: &BTreeMap<String, Vec<IndexPackage>>, problems: &mut Vec<String>) {
+    let versions: HashMap<&str, Vec<semver::Version>> = entries
+        .iter()
+        .map(|(n, l)| {
+            (
+                n.as_str(),
+                l.iter().filter_map(IndexPackage::version).collect(),
+            )
+        })
+        .collect();
+    for list in entries.values() {
+        for pkg in list {
+            for dep in pkg.deps.iter().filter(|d| d.registry.is_none()) {
+                let Ok(req) = semver::VersionReq::parse(&dep.req) else {
+                    continue;
+                };
+                let ok = versions
+                    .get(dep.package_name())
+                    .is_some_and(|vs| vs.iter().any(|v| req.matches(v)));
+                if !ok {
+                    problems.push(format!(
+                        "`{}@{}` depends on `{} {}` from this registry, which no version satisfies",
+                        pkg.name,
+                        pkg.vers,
+                        dep.package_name(),
+                        dep.req
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Name reservations and crates agree one to one.
+fn check_names(
+    reg: &Registry,
+    entries: &BTreeMap<String, Vec<IndexPackage>>,
+    pending: &BTreeSet<&str>,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let mut want: BTreeMap<String, &str> = BTreeMap::new();
+    for n in entries.keys() {
+        let key = keys::name(&name::canonical(n));
+        if let Some(other) = want.insert(key, n) {
+            problems.push(format!(
+                "crates `{other}` and `{n}` collide (same name ignoring case and `-`/`_`)"
+            ));
+        }
+    }
+    for key in reg.store.walk(Area::State, "names")? {
+        let holder = reg.store.read(Area::State, &key)?.unwrap_or_default();
+        let holder = String::from_utf8_lossy(&holder);
+        match want.remove(&key) {
+            Some(n) if n == holder.trim() => {}
+            _ if pending.contains(key.as_str()) => {}
+            _ => problems.push(format!(
+                "name reservation `state/{key}` ({}) has no crate (run `ktra rebuild`)",
+                holder.trim()
+            )),
+        }
+    }
+    for (key, n) in want {
+        problems.push(format!(
+            "crate `{n}` has no name reservation `state/{key}` (run `ktra rebuild`)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_git(
+    reg: &Registry,
+    index_keys: &[String],
+    pending: &BTreeSet<&str>,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let git = match reg.git() {
+        Ok(Some(g)) => g,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            problems.push(format!("{e:#}"));
+            return Ok(());
+        }
+    };
+    let mut tree = git.files()?;
+    let mut sparse: Vec<String> = index_keys.to_vec();
+    sparse.push(keys::CONFIG_JSON.to_owned());
+    for key in &sparse {
+        let rel = key.strip_prefix("index/").unwrap_or(key);
+        let bytes = reg.store.read(Area::Public, key)?.unwrap_or_default();
+        let same = tree
+            .remove(rel)
+            .is_some_and(|oid| git::blob_id(&bytes).is_ok_and(|b| b == oid));
+        if !same && !pending.contains(key.as_str()) {
+            problems.push(format!("the git index differs from `public/{key}`"));
+        }
+    }
+    for rel in tree.keys() {
+        if !pending.contains(format!("index/{rel}").as_str()) {
+            problems.push(format!(
+                "the git index has `{rel}`, which the sparse index does not"
+            ));
+        }
+    }
+    let info = reg
+        .store
+        .read(Area::Public, &format!("{}/info/refs", git::DIR))?;
+    if git.expected_info_refs().map(String::into_bytes) != info && pending.is_empty() {
+        problems.push(
+            "`public/index.git/info/refs` is stale; dumb-HTTP git clients would see an old index"
+                .into(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The frame every change runs in: hold the registry lock, finish any change a crash
+//! interrupted, record the new change in the journal, and bring the git index (and its remote)
+//! up to date with the sparse files it touched.
+
+use crate::printer::Printer;
+use crate::registry::Registry;
+use crate::storage::{Area, Journal, RegistryLock};
+use anyhow::{Context, Result};
+use std::time::{Duration, SystemTime};
+
+/// Temporary files older than this are debris from a crash, not an inspection in progress.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+pub struct Writer<'a> {
+    pub reg: &'a Registry,
+    pub printer: Printer,
+    _lock: RegistryLock,
+}
+
+impl<'a> Writer<'a> {
+    pub fn begin(reg: &'a Registry, printer: Printer) -> Result<Self> {
+        let lock = RegistryLock::acquire(&reg.store.path(Area::State, ""), || {
+            printer.status(
+                "Blocking",
+                "waiting for another ktra process to finish with the registry",
+            )
+        })?;
+        let writer = Self {
+            reg,
+            printer,
+            _lock: lock,
+        };
+        writer.recover()?;
+        Ok(writer)
+    }
+
+    /// Rolls back crate files and name reservations the interrupted change left without an
+    /// index line, and rolls the git index forward to the sparse files.
+    fn recover(&self) -> Result<()> {
+        let store = &self.reg.store;
+        let Some(journal) = Journal::load(store)? else {
+            return Ok(());
+        };
+        self.printer
+            .note(format!("completing an interrupted `{}` change", journal.op));
+        for pending in &journal.crate_files {
+            if !crate::ops::list::has_version(self.reg, &pending.name, &pending.vers)? {
+                store.remove(Area::Public, &pending.key)?;
+            }
+        }
+        for name_key in &journal.names {
+            let Some(holder) = store.read(Area::State, name_key)? else {
+                continue;
+            };
+            let holder = String::from_utf8_lossy(&holder);
+            if !store.exists(Area::Public, &crate::registry::keys::index(holder.trim())) {
+                store.remove(Area::State, name_key)?;
+            }
+        }
+        store.sync()?;
+        self.sync_git(&journal.index_files, "Complete an interrupted change")?;
+        Journal::finish(store)?;
+        clean_temp(store.tmp_dir());
+        Ok(())
+    }
+
+    pub fn journal(&self, journal: &Journal) -> Result<()> {
+        journal.begin(&self.reg.store)
+    }
+
+    pub fn done(&self) -> Result<()> {
+        Journal::finish(&self.reg.store)
+    }
+
+    /// Commits the current content of these sparse keys (`index/...`) to the git index and
+    /// pushes it when a remote is set.
+    pub fn sync_git(&self, keys: &[String], message: &str) -> Result<()> {
+        let Some(git) = self.reg.git()? else {
+            return Ok(());
+        };
+        let mut changes = Vec::with_capacity(keys.len());
+        for key in keys {
+            let rel = key.strip_prefix("index/").unwrap_or(key).to_owned();
+            changes.push((rel, self.reg.store.read(Area::Public, key)?));
+        }
+        git.commit(&self.reg.store, &changes, message, false)
+            .context("failed to update the git index")?;
+        if let Some(remote) = &self.reg.config.git.remote {
+            git.push(remote).context(
+                "the registry was updated, but the git index could not be pushed; \
+                 the next change (or `ktra rebuild`) pushes again",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn clean_temp(dir: std::path::PathBuf) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Reading a `.crate` in one streaming pass: every byte is hashed and copied to a sink while the
+//! gzip'd tar is walked, each entry is checked (inside `NAME-VERSION/`, relative, regular file
+//! or directory only) and only `Cargo.toml` is kept in memory.
+
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Write};
+
+/// Cargo refuses to unpack more than this (it uses max(512 MiB, 20x the file)).
+pub const MAX_UNPACKED: u64 = 512 * 1024 * 1024;
+/// A normalized manifest larger than this is not a manifest.
+const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
+
+/// What one pass over a `.crate` learned.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// Lowercase hex SHA-256 of the exact bytes.
+    pub cksum: String,
+    pub size: u64,
+    /// The top directory every entry lives in (`NAME-VERSION`).
+    pub root: String,
+    /// Text of the packaged (normalized) `Cargo.toml`.
+    pub manifest: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("failed to read the file")]
+    Io(#[from] io::Error),
+    #[error("it is not a gzip'd tar archive: {0}")]
+    NotTarGz(String),
+    #[error("the archive is empty")]
+    Empty,
+    #[error("entry `{0}` {1}")]
+    BadEntry(String, &'static str),
+    #[error("entry `{0}` is outside the archive's top directory `{1}`")]
+    OutsideRoot(String, String),
+    #[error("entry `{0}` is a {1}; only regular files and directories are allowed")]
+    BadType(String, &'static str),
+    #[error("it unpacks to more than {} MiB", MAX_UNPACKED / 1024 / 1024)]
+    TooLarge,
+    #[error("it is larger than the limit of {0} bytes")]
+    FileTooLarge(u64),
+    #[error("it holds no `Cargo.toml` in `{0}/`")]
+    NoManifest(String),
+    #[error("it holds more than one `Cargo.toml` in `{0}/`")]
+    TwoManifests(String),
+    #[error("its `Cargo.toml` is not UTF-8 or is too large")]
+    BadManifest,
+}
+
+/// Reads `src` to its end, writing every byte to `sink`, and inspects it as a `.crate`.
+/// `max_size` bounds the compressed size (publish limits); `None` means unbounded.
+pub fn inspect<R: Read, W: Write>(
+    src: R,
+    sink: W,
+    max_size: Option<u64>,
+) -> Result<Inspection, ArchiveError> {
+    let mut tee = Tee {
+        inner: src,
+        sink,
+        hasher: Sha256::new(),
+        size: 0,
+        max_size,
+    };
+    let walked = walk_tar(&mut tee);
+    // Copy whatever the tar walk did not consume (gzip trailer, padding), even on failure, so
+    // an I/O error wins over a format error that it caused.
+    io::copy(&mut tee, &mut io::sink())?;
+    let (root, manifest) = walked?;
+    tee.sink.flush()?;
+    let cksum = format!("{:x}", tee.hasher.finalize());
+    Ok(Inspection {
+        cksum,
+        size: tee.size,
+        root,
+        manifest,
+    })
+}
+
+fn walk_tar<R: Read>(src: &mut R) -> Result<(String, String), ArchiveError> {
+    let gz = flate2::read::GzDecoder::new(src);
+    let mut archive = tar::Archive::new(Limit {
+        inner: gz,
+        left: MAX_UNPACKED,
+    });
+    let entries = archive.entries().map_err(not_tar)?;
+    let mut root: Option<String> = None;
+    let mut manifest: Option<String> = None;
+    let mut legacy_manifest: Option<String> = None;
+    for entry in entries {
+        let mut entry = entry.map_err(not_tar)?;
+        let path_bytes = entry.path_bytes().into_owned();
+        let path = String::from_utf8(path_bytes).map_err(|e| {
+            ArchiveError::BadEntry(
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                "is not UTF-8",
+            )
+        })?;
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() {
+            continue;
+        }
+        let (top, rest) = split_checked(&path)?;
+        let root = root.get_or_insert_with(|| top.to_owned());
+        if top != root {
+            return Err(ArchiveError::OutsideRoot(path, root.clone()));
+        }
+        match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Directory => continue,
+            other => return Err(ArchiveError::BadType(path, type_name(other))),
+        }
+        let slot = match rest {
+            "Cargo.toml" => &mut manifest,
+            "cargo.toml" => &mut legacy_manifest,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(ArchiveError::TwoManifests(root.clone()));
+        }
+        let mut text = String::new();
+        (&mut entry)
+            .take(MAX_MANIFEST)
+            .read_to_string(&mut text)
+            .map_err(|_| ArchiveError::BadManifest)?;
+        *slot = Some(text);
+    }
+    let root = root.ok_or(ArchiveError::Empty)?;
+    match manifest.or(legacy_manifest) {
+        Some(m) => Ok((root, m)),
+        None => Err(ArchiveError::NoManifest(root)),
+    }
+}
+
+/// Splits `top/rest`, refusing absolute paths, `..`, `.`, empty components and backslashes.
+fn split_checked(path: &str) -> Result<(&str, &str), ArchiveError> {
+    let bad = |why| ArchiveError::BadEntry(path.to_owned(), why);
+    if path.starts_with('/') {
+        return Err(bad("is an absolute path"));
+    }
+    if path.contains('\\') {
+        return Err(bad("contains a backslash"));
+    }
+    let trimmed = path.trim_end_matches('/');
+    for part in trimmed.split('/') {
+        match part {
+            ".." => return Err(bad("climbs out with `..`")),
+            "." | "" => return Err(bad("has an empty or `.` component")),
+            _ => {}
+        }
+    }
+    Ok(trimmed.split_once('/').unwrap_or((trimmed, "")))
+}
+
+fn type_name(kind: tar::EntryType) -> &'static str {
+    match kind {
+        tar::EntryType::Symlink => "symbolic link",
+        tar::EntryType::Link => "hard link",
+        tar::EntryType::Char | tar::EntryType::Block => "device file",
+        tar::EntryType::Fifo => "named pipe",
+        _ => "special entry",
+    }
+}
+
+fn not_tar(e: io::Error) -> ArchiveError {
+    if e.kind() == io::ErrorKind::Other && e.to_string().contains("unpack limit") {
+        return ArchiveError::TooLarge;
+    }
+    ArchiveError::NotTarGz(e.to_string())
+}
+
+/// Hashes and copies everything read through it.
+struct Tee<R, W> {
+    inner: R,
+    sink: W,
+    hasher: Sha256,
+    size: u64,
+    max_size: Option<u64>,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.sink.write_all(&buf[..n])?;
+        self.size += n as u64;
+        if let Some(max) = self.max_size {
+            if self.size > max {
+                return Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!("over {max} bytes"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Fails reads once more than `left` bytes came out (a gzip bomb stops here).
+struct Limit<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Limit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| io::Error::other("unpack limit"))?;
+        Ok(n)
+    }
+}
+
+impl From<ArchiveError> for io::Error {
+    fn from(e: ArchiveError) -> Self {
+        io::Error::other(e.to_string())
+    }
+}

@@ -1,0 +1,233 @@
+//! The packaged (normalized) `Cargo.toml` of a `.crate`, turned into the index line crates.io
+//! would write for it: every dependency table of every kind and target, renames, features with
+//! the `features2` split, `links`, `rust_version`. Pure: text in, entry out.
+
+use crate::index::entry::{CRATES_IO_INDEX, FeatureMap};
+use crate::index::{DependencyKind, IndexPackage, RegistryDependency, features};
+use toml::{Table, Value};
+
+/// How to tell a dependency on this registry from one on another registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryIdentity {
+    /// The registry's name as users write it in `registry = "..."`.
+    pub name: String,
+    /// Index URLs (canonical form) that mean "this registry".
+    pub index_urls: Vec<String>,
+}
+
+impl RegistryIdentity {
+    fn is_same(&self, url: &str) -> bool {
+        let c = crate::index::path::canonical_index_url(url);
+        self.index_urls.iter().any(|u| *u == c)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ManifestError {
+    #[error("`Cargo.toml` is not valid TOML: {0}")]
+    Toml(String),
+    #[error("`Cargo.toml` has no [package] table")]
+    NoPackage,
+    #[error("`Cargo.toml` field `{0}` is missing or not a string")]
+    Field(&'static str),
+    #[error("`Cargo.toml` version `{0}` is not valid semver: {1}")]
+    Version(String, String),
+    #[error("`Cargo.toml` still inherits `{0}` from a workspace; it was not packaged by cargo")]
+    Inherited(String),
+    #[error("dependency `{0}` {1}")]
+    Dependency(String, String),
+    #[error("`Cargo.toml` rust-version: {0}")]
+    RustVersion(String),
+}
+
+/// The name and version a manifest declares, and the entry built from it (without `cksum`,
+/// which the caller fills from the file's bytes, and without `pubtime`).
+pub fn to_entry(text: &str, me: &RegistryIdentity) -> Result<IndexPackage, ManifestError> {
+    let doc: Table =
+        toml::from_str(text).map_err(|e| ManifestError::Toml(e.message().to_owned()))?;
+    let package = doc
+        .get("package")
+        .or_else(|| doc.get("project"))
+        .and_then(Value::as_table)
+        .ok_or(ManifestError::NoPackage)?;
+    let name = string_field(package, "name")?;
+    let raw_version = package
+        .get("version")
+        .ok_or(ManifestError::Field("version"))?;
+    if raw_version.as_table().is_some() {
+        return Err(ManifestError::Inherited("package.version".into()));
+    }
+    let vers = raw_version
+        .as_str()
+        .ok_or(ManifestError::Field("version"))?;
+    let version = semver::Version::parse(vers)
+        .map_err(|e| ManifestError::Version(vers.to_owned(), e.to_string()))?;
+    let rust_version = match package.get("rust-version") {
+        None => None,
+        Some(Value::String(s)) => {
+            crate::index::entry::check_rust_version(s).map_err(ManifestError::RustVersion)?;
+            Some(s.clone())
+        }
+        Some(_) => return Err(ManifestError::Inherited("package.rust-version".into())),
+    };
+    let links = package
+        .get("links")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+
+    let mut deps = Vec::new();
+    collect_deps(&doc, None, me, &mut deps)?;
+    if let Some(targets) = doc.get("target").and_then(Value::as_table) {
+        for (target, table) in targets {
+            if let Some(table) = table.as_table() {
+                collect_deps(table, Some(target), me, &mut deps)?;
+            }
+        }
+    }
+    deps.sort_by(RegistryDependency::sort_key_cmp);
+
+    let all_features = read_features(&doc);
+    let (features, features2) = features::split(all_features);
+    let has2 = !features2.is_empty();
+    Ok(IndexPackage {
+        name,
+        vers: version.to_string(),
+        deps,
+        cksum: String::new(),
+        features,
+        features2: has2.then_some(features2),
+        yanked: false,
+        links,
+        rust_version,
+        pubtime: None,
+        v: has2.then_some(2),
+    })
+}
+
+fn string_field(table: &Table, key: &'static str) -> Result<String, ManifestError> {
+    table
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(ManifestError::Field(key))
+}
+
+const KINDS: [(&str, &str, DependencyKind); 3] = [
+    ("dependencies", "dependencies", DependencyKind::Normal),
+    (
+        "build-dependencies",
+        "build_dependencies",
+        DependencyKind::Build,
+    ),
+    ("dev-dependencies", "dev_dependencies", DependencyKind::Dev),
+];
+
+fn collect_deps(
+    table: &Table,
+    target: Option<&str>,
+    me: &RegistryIdentity,
+    out: &mut Vec<RegistryDependency>,
+) -> Result<(), ManifestError> {
+    for (key, legacy, kind) in KINDS {
+        for spelling in [key, legacy] {
+            let Some(deps) = table.get(spelling).and_then(Value::as_table) else {
+                continue;
+            };
+            for (name, spec) in deps {
+                out.push(dependency(name, spec, kind, target, me)?);
+            }
+            if key == legacy {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dependency(
+    name: &str,
+    spec: &Value,
+    kind: DependencyKind,
+    target: Option<&str>,
+    me: &RegistryIdentity,
+) -> Result<RegistryDependency, ManifestError> {
+    let err = |why: String| ManifestError::Dependency(name.to_owned(), why);
+    let empty = Table::new();
+    let (req, table) = match spec {
+        Value::String(s) => (s.as_str(), &empty),
+        Value::Table(t) => {
+            if t.get("workspace").and_then(Value::as_bool) == Some(true) {
+                return Err(ManifestError::Inherited(format!("dependency `{name}`")));
+            }
+            (t.get("version").and_then(Value::as_str).unwrap_or("*"), t)
+        }
+        _ => return Err(err("is neither a version string nor a table".into())),
+    };
+    let req = semver::VersionReq::parse(req)
+        .map_err(|e| err(format!("has an invalid version requirement `{req}`: {e}")))?
+        .to_string();
+    let flag = |a: &str, b: &str, default: bool| {
+        table
+            .get(a)
+            .or_else(|| table.get(b))
+            .and_then(Value::as_bool)
+            .unwrap_or(default)
+    };
+    let features = table
+        .get("features")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let registry = if let Some(url) = table.get("registry-index").and_then(Value::as_str) {
+        (!me.is_same(url)).then(|| url.to_owned())
+    } else if let Some(reg) = table.get("registry").and_then(Value::as_str) {
+        if reg != me.name {
+            return Err(err(format!(
+                "names registry `{reg}`, which is not this registry, without its index URL"
+            )));
+        }
+        None
+    } else {
+        Some(CRATES_IO_INDEX.to_owned())
+    };
+    Ok(RegistryDependency {
+        name: name.to_owned(),
+        req,
+        features,
+        optional: flag("optional", "optional", false),
+        default_features: flag("default-features", "default_features", true),
+        target: target.map(super::cfg::normalize_target),
+        kind: Some(kind),
+        registry,
+        package: table
+            .get("package")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+fn read_features(doc: &Table) -> FeatureMap {
+    let Some(table) = doc.get("features").and_then(Value::as_table) else {
+        return FeatureMap::new();
+    };
+    table
+        .iter()
+        .map(|(k, v)| {
+            let vals = v
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (k.clone(), vals)
+        })
+        .collect()
+}

@@ -1,0 +1,8 @@
+//! `.crate` files: reading one (archive checks, the packaged manifest), turning its manifest
+//! into an index entry, and making them from source directories with `cargo package`.
+
+pub mod archive;
+pub mod cargo_package;
+pub mod cfg;
+mod loopback;
+pub mod manifest;

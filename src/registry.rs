@@ -1,0 +1,125 @@
+//! An opened registry: its settings and its tree. Finds the registry (`--registry`,
+//! `KTRA_REGISTRY`, or the nearest ancestor holding `ktra.toml`) and knows the keys of
+//! everything in it.
+
+use crate::config::{self, Config};
+use crate::index::{RegistryConfig, path};
+use crate::package::manifest::RegistryIdentity;
+use crate::storage::git::{self, GitIndex};
+use crate::storage::{Area, Store};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+pub struct Registry {
+    pub config: Config,
+    pub store: Store,
+}
+
+impl Registry {
+    /// The registry named on the command line or by `KTRA_REGISTRY`, else the nearest
+    /// ancestor of the working directory holding `ktra.toml`.
+    pub fn discover(explicit: Option<&Path>) -> Result<Self> {
+        if let Some(dir) = explicit {
+            if !dir.join(config::FILE_NAME).is_file() {
+                bail!(
+                    "`{}` is not a ktra registry (it has no `{}`)",
+                    dir.display(),
+                    config::FILE_NAME
+                );
+            }
+            return Self::open(dir);
+        }
+        let cwd = std::env::current_dir().context("failed to read the working directory")?;
+        for dir in cwd.ancestors() {
+            if dir.join(config::FILE_NAME).is_file() {
+                return Self::open(dir);
+            }
+        }
+        bail!(
+            "no registry found: pass `--registry DIR`, set KTRA_REGISTRY, or run inside a folder \
+             holding `{}` (create one with `ktra init`)",
+            config::FILE_NAME
+        )
+    }
+
+    pub fn open(root: &Path) -> Result<Self> {
+        let root = std::path::absolute(root)
+            .with_context(|| format!("failed to resolve `{}`", root.display()))?;
+        let config = Config::load(&root)?;
+        Ok(Self {
+            config,
+            store: Store::new(root),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// `config.json` as this registry's settings say it should be.
+    pub fn registry_config(&self) -> RegistryConfig {
+        RegistryConfig {
+            dl: path::dl_template(&self.config.url),
+            api: self.config.api.clone(),
+            auth_required: self.config.auth_required,
+        }
+    }
+
+    pub fn sparse_url(&self) -> String {
+        path::sparse_index_url(&self.config.url)
+    }
+
+    pub fn git_dir(&self) -> PathBuf {
+        self.store.path(Area::Public, git::DIR)
+    }
+
+    pub fn git_file_url(&self) -> String {
+        format!("file://{}", self.git_dir().display())
+    }
+
+    /// The git index, when enabled.
+    pub fn git(&self) -> Result<Option<GitIndex>> {
+        if !self.config.git.enabled {
+            return Ok(None);
+        }
+        GitIndex::open(&self.git_dir()).map(Some)
+    }
+
+    /// Every URL by which a packaged crate may refer to this registry.
+    pub fn identity(&self, extra: &[String]) -> RegistryIdentity {
+        let mut urls = vec![
+            self.sparse_url(),
+            self.git_file_url(),
+            format!("{}/{}", self.config.url, git::DIR),
+        ];
+        urls.extend(self.config.git.remote.iter().cloned());
+        urls.extend(self.config.index_aliases.iter().cloned());
+        urls.extend(extra.iter().cloned());
+        RegistryIdentity {
+            name: self.config.name.clone(),
+            index_urls: urls.iter().map(|u| path::canonical_index_url(u)).collect(),
+        }
+    }
+}
+
+/// Keys of the files that make up a registry.
+pub mod keys {
+    use crate::index::path;
+
+    pub const CONFIG_JSON: &str = "index/config.json";
+
+    /// Public key of a crate's index file.
+    pub fn index(name: &str) -> String {
+        format!("index/{}", path::index_path(name))
+    }
+
+    /// Public key of a crate file.
+    pub fn crate_file(name: &str, version: &str) -> String {
+        path::crate_path(name, version)
+    }
+
+    /// State key of a name reservation (by canonical name).
+    pub fn name(canonical: &str) -> String {
+        format!("names/{}", path::index_path(canonical))
+    }
+}

@@ -1,0 +1,177 @@
+//! The only code that reads or writes a registry tree. Everything is addressed by a key relative
+//! to the served root (`public/`) or to the private state folder, so a different backend (object
+//! storage) can stand behind the same calls later.
+//!
+//! ```text
+//! REGISTRY/
+//! ├── ktra.toml              settings
+//! ├── public/                the only folder a web server sees
+//! │   ├── .nojekyll
+//! │   ├── index/config.json  sparse index root
+//! │   ├── index/se/rd/serde  one file per crate
+//! │   ├── crates/se/rd/serde/serde-1.0.0.crate
+//! │   └── index.git/         bare git index (unless --no-git)
+//! └── state/                 private: lock, journal, names, temp files
+//! ```
+
+mod batch;
+pub mod git;
+mod journal;
+mod lock;
+
+pub use batch::Batch;
+pub use journal::{Journal, PendingCrate};
+pub use lock::RegistryLock;
+
+use anyhow::{Context, Result};
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// Which of the two trees a key lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Public,
+    State,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub const PUBLIC: &'static str = "public";
+    pub const STATE: &'static str = "state";
+
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, area: Area, key: &str) -> PathBuf {
+        let dir = match area {
+            Area::Public => Self::PUBLIC,
+            Area::State => Self::STATE,
+        };
+        self.root.join(dir).join(key)
+    }
+
+    pub fn public_dir(&self) -> PathBuf {
+        self.root.join(Self::PUBLIC)
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join(Self::STATE).join("tmp")
+    }
+
+    /// Reads a whole file; `None` when it does not exist.
+    pub fn read(&self, area: Area, key: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(area, key);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("failed to read `{}`", path.display())),
+        }
+    }
+
+    pub fn open(&self, area: Area, key: &str) -> Result<Option<fs::File>> {
+        let path = self.path(area, key);
+        match fs::File::open(&path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("failed to open `{}`", path.display())),
+        }
+    }
+
+    pub fn exists(&self, area: Area, key: &str) -> bool {
+        self.path(area, key).exists()
+    }
+
+    /// A new temporary file in the private area, on the same file system as the tree, to be
+    /// moved into place by a [`Batch`].
+    pub fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
+        let dir = self.tmp_dir();
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create `{}`", dir.display()))?;
+        tempfile::NamedTempFile::new_in(&dir)
+            .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))
+    }
+
+    pub fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
+    }
+
+    /// Flushes everything written to the file system holding the tree to disk.
+    pub fn sync(&self) -> Result<()> {
+        let dir = fs::File::open(&self.root)
+            .with_context(|| format!("failed to open `{}`", self.root.display()))?;
+        rustix::fs::syncfs(&dir)
+            .with_context(|| format!("failed to sync `{}`", self.root.display()))
+    }
+
+    /// Every file below a folder of an area, as keys relative to that area, sorted.
+    pub fn walk(&self, area: Area, dir: &str) -> Result<Vec<String>> {
+        let base = self.path(area, "");
+        let start = self.path(area, dir);
+        if !start.exists() {
+            return Ok(Vec::new());
+        }
+        let mut keys = Vec::new();
+        for entry in walkdir::WalkDir::new(&start).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("failed to list `{}`", start.display()))?;
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&base)
+                .expect("walk stays below its start");
+            keys.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+        Ok(keys)
+    }
+
+    /// Removes a file if it exists (not synced: callers sync once per change).
+    pub fn remove(&self, area: Area, key: &str) -> Result<()> {
+        let path = self.path(area, key);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                remove_empty_parents(&path, &self.path(area, ""));
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("failed to remove `{}`", path.display())),
+        }
+    }
+
+    /// Reads a file in chunks into `f` (for hashing without loading it whole).
+    pub fn stream(&self, area: Area, key: &str, mut f: impl FnMut(&[u8])) -> Result<bool> {
+        let Some(mut file) = self.open(area, key)? else {
+            return Ok(false);
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .with_context(|| format!("failed to read `{}`", self.path(area, key).display()))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            f(&buf[..n]);
+        }
+    }
+}
+
+fn remove_empty_parents(path: &Path, stop: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == stop || !d.starts_with(stop) || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
