@@ -117,9 +117,4 @@ pub mod keys {
     pub fn crate_file(name: &str, version: &str) -> String {
         path::crate_path(name, version)
     }
-
-    /// State key of a name reservation (by canonical name).
-    pub fn name(canonical: &str) -> String {
-        format!("names/{}", path::index_path(canonical))
-    }
 }

@@ -23,18 +23,39 @@ pub fn index_path(name: &str) -> String {
     format!("{}/{}", prefix(&lower), lower)
 }
 
-/// Path of a crate file relative to the served root, matching [`dl_template`].
+/// The index directories (relative to the index root) that can hold a crate whose name equals
+/// `name` after folding case and `-`/`_`. Only the first four characters pick the directory, so
+/// there are at most eight.
+pub fn collision_dirs(name: &str) -> Vec<String> {
+    let lower = name.to_ascii_lowercase();
+    let mut variants = vec![lower.clone()];
+    for (i, c) in lower.char_indices().take(4) {
+        if c == '-' || c == '_' {
+            let other = if c == '-' { "_" } else { "-" };
+            let extra: Vec<String> = variants
+                .iter()
+                .map(|v| format!("{}{other}{}", &v[..i], &v[i + 1..]))
+                .collect();
+            variants.extend(extra);
+        }
+    }
+    let mut dirs: Vec<String> = variants.iter().map(|v| prefix(v)).collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Path of a crate file relative to the served root, matching [`dl_template`]. One flat
+/// folder: crate names hold no `.` and versions start with a digit, so `NAME-VERSION` is
+/// unambiguous, and adding a crate never has to create a directory.
 pub fn crate_path(name: &str, version: &str) -> String {
-    format!(
-        "crates/{}/{name}/{name}-{version}.crate",
-        prefix(&name.to_ascii_lowercase())
-    )
+    format!("crates/{name}-{version}.crate")
 }
 
 /// The `dl` value for `config.json` when the served root is at `base_url`.
 pub fn dl_template(base_url: &str) -> String {
     format!(
-        "{}/crates/{{lowerprefix}}/{{crate}}/{{crate}}-{{version}}.crate",
+        "{}/crates/{{crate}}-{{version}}.crate",
         base_url.trim_end_matches('/')
     )
 }
@@ -77,6 +98,14 @@ mod tests {
     }
 
     #[test]
+    fn collision_dirs_cover_separator_variants() {
+        assert_eq!(collision_dirs("serde"), ["se/rd"]);
+        assert_eq!(collision_dirs("a-b"), ["3/a"]);
+        assert_eq!(collision_dirs("Ab-cd"), ["ab/-c", "ab/_c"]);
+        assert_eq!(collision_dirs("a_b-x_y").len(), 4);
+    }
+
+    #[test]
     fn prefix_keeps_case() {
         assert_eq!(prefix("MyCrate"), "My/Cr");
         assert_eq!(prefix("Abc"), "3/A");
@@ -87,14 +116,13 @@ mod tests {
         let name = "MyCrate";
         let version = "1.0.0+build.5";
         let expanded = dl_template("http://h/base/")
-            .replace("{lowerprefix}", &prefix(&name.to_ascii_lowercase()))
             .replace("{crate}", name)
             .replace("{version}", version);
         assert_eq!(
             expanded,
             format!("http://h/base/{}", crate_path(name, version))
         );
-        assert_eq!(crate_path("ab", "0.1.0"), "crates/2/ab/ab-0.1.0.crate");
+        assert_eq!(crate_path("ab", "0.1.0"), "crates/ab-0.1.0.crate");
     }
 
     #[test]

@@ -95,8 +95,6 @@ struct Plan {
     unchanged: Vec<AddedCrate>,
     /// Existing index file per crate key (parsed), for appending.
     existing: HashMap<String, IndexFile>,
-    /// Name reservations to create (state key, name).
-    new_names: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -141,25 +139,24 @@ fn plan(reg: &Registry, prepared: Vec<Prepared>) -> Result<Plan> {
         new: Vec::new(),
         unchanged: Vec::new(),
         existing: HashMap::new(),
-        new_names: Vec::new(),
     };
     for (crate_name, mut list) in by_crate {
-        let name_key = keys::name(&name::canonical(&crate_name));
-        match reg.store.read(Area::State, &name_key)? {
-            Some(holder) if String::from_utf8_lossy(&holder).trim() != crate_name => bail!(
-                "failed to add `{}`: crate `{crate_name}` collides with the existing crate `{}` (names are compared ignoring case and `-`/`_`)",
-                list[0].label,
-                String::from_utf8_lossy(&holder).trim()
-            ),
-            Some(_) => {}
-            None => plan.new_names.push((name_key, crate_name.clone())),
-        }
         let index_key = keys::index(&crate_name);
         let file = match reg.store.read(Area::Public, &index_key)? {
             Some(bytes) => IndexFile::parse(&bytes)
                 .with_context(|| format!("failed to read the index file of `{crate_name}`"))?,
             None => IndexFile::default(),
         };
+        let holder = match file.crate_name() {
+            Some(n) => (n != crate_name).then(|| n.to_owned()),
+            None => collision(reg, &crate_name)?,
+        };
+        if let Some(other) = holder {
+            bail!(
+                "failed to add `{}`: crate `{crate_name}` collides with the existing crate `{other}` (names are compared ignoring case and `-`/`_`)",
+                list[0].label
+            );
+        }
         list.sort_by(|a, b| version(a).cmp(&version(b)));
         let mut fresh: Vec<Prepared> = Vec::new();
         for p in list {
@@ -173,15 +170,39 @@ fn plan(reg: &Registry, prepared: Vec<Prepared>) -> Result<Plan> {
                 fresh.push(p);
             }
         }
-        if fresh.is_empty() {
-            plan.new_names.retain(|(_, n)| *n != crate_name);
-        } else {
+        if !fresh.is_empty() {
             plan.existing.insert(index_key, file);
             plan.new.push((crate_name, fresh));
         }
     }
     plan.new = super::order::dependency_order(plan.new);
     Ok(plan)
+}
+
+/// An existing crate whose name equals `crate_name` ignoring case and `-`/`_`. Looks only in
+/// the few index directories such a crate could be in, so the cost does not grow with the
+/// registry.
+pub fn collision(reg: &Registry, crate_name: &str) -> Result<Option<String>> {
+    let want = name::canonical(crate_name);
+    for dir in crate::index::path::collision_dirs(crate_name) {
+        for file in reg.store.list_dir(Area::Public, &format!("index/{dir}"))? {
+            if name::canonical(&file) != want {
+                continue;
+            }
+            let bytes = reg
+                .store
+                .read(Area::Public, &format!("index/{dir}/{file}"))?
+                .unwrap_or_default();
+            let found = IndexFile::parse(&bytes)
+                .ok()
+                .and_then(|f| f.crate_name().map(str::to_owned));
+            let found = found.unwrap_or(file);
+            if found != crate_name {
+                return Ok(Some(found));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn version(p: &Prepared) -> semver::Version {
@@ -225,7 +246,6 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             })
             .collect(),
         index_files: plan.new.iter().map(|(n, _)| keys::index(n)).collect(),
-        names: plan.new_names.iter().map(|(k, _)| k.clone()).collect(),
     };
     writer.journal(&journal)?;
 
@@ -251,11 +271,8 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     }
     crates.commit().context("failed to write the crate files")?;
 
-    // 2. Name reservations and index files, dependencies first.
+    // 2. Index files, dependencies first.
     let mut index = reg.store.batch();
-    for (key, crate_name) in &plan.new_names {
-        index.put(Area::State, key, crate_name.as_bytes())?;
-    }
     for (crate_name, new_lines) in &lines {
         let key = keys::index(crate_name);
         let mut file = plan.existing.remove(&key).unwrap_or_default();

@@ -53,7 +53,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         &reg.registry_config().to_bytes(),
     )?;
     batch.commit()?;
-    std::fs::create_dir_all(reg.store.path(Area::State, "names"))?;
+    std::fs::create_dir_all(reg.store.tmp_dir())?;
     if let Some(git) = reg.git()? {
         let config_json = reg.registry_config().to_bytes();
         git.commit(

@@ -4,7 +4,7 @@
 
 use crate::index::{CrateName, IndexPackage};
 use crate::package::{archive, manifest};
-use crate::storage::Store;
+use crate::storage::{Area, Store};
 use anyhow::{Context, Result, bail};
 use std::io::{BufWriter, Read};
 use std::path::PathBuf;
@@ -91,6 +91,9 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         }
     }
     entry.cksum = inspection.cksum;
+    // The folder of its index file, made now so that the (slow) directory creation overlaps
+    // the inspection of other crates. An empty folder changes nothing for cargo.
+    store.make_parent(Area::Public, &crate::registry::keys::index(&entry.name))?;
     Ok(Prepared {
         label: input.label,
         entry,

@@ -88,7 +88,7 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
     )?;
     batch.put(Area::Public, ".nojekyll", b"")?;
     let mut wanted_index = std::collections::HashSet::new();
-    let mut wanted_names = std::collections::HashSet::new();
+    let mut canonicals = std::collections::HashSet::new();
     for (crate_name, mut list) in by_crate {
         list.sort_by(|a, b| (&a.pubtime, a.version()).cmp(&(&b.pubtime, b.version())));
         let mut bytes = Vec::new();
@@ -97,11 +97,9 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
             bytes.push(b'\n');
         }
         let key = keys::index(&crate_name);
-        let name_key = keys::name(&name::canonical(&crate_name));
-        if !wanted_names.insert(name_key.clone()) {
+        if !canonicals.insert(name::canonical(&crate_name)) {
             bail!("crate `{crate_name}` collides with another crate ignoring case and `-`/`_`");
         }
-        batch.put(Area::State, &name_key, crate_name.as_bytes())?;
         batch.put(Area::Public, &key, &bytes)?;
         git_changes.push((key.trim_start_matches("index/").to_owned(), Some(bytes)));
         wanted_index.insert(key);
@@ -114,11 +112,6 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
         .filter(|k| *k != keys::CONFIG_JSON && !wanted_index.contains(*k))
     {
         store.remove(Area::Public, key)?;
-    }
-    for key in store.walk(Area::State, "names")? {
-        if !wanted_names.contains(&key) {
-            store.remove(Area::State, &key)?;
-        }
     }
     store.sync()?;
     if let Some(git) = reg.git()? {

@@ -3,7 +3,7 @@
 //! that pins it.
 
 use super::writer::Writer;
-use crate::index::{IndexFile, name};
+use crate::index::IndexFile;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
 use crate::storage::{Area, Journal, PendingCrate};
@@ -38,7 +38,6 @@ pub fn remove(
     }
     let crate_key = keys::crate_file(crate_name, &line.head.vers);
     file.remove(vers);
-    let name_key = keys::name(&name::canonical(crate_name));
     writer.journal(&Journal {
         op: "remove".into(),
         crate_files: vec![PendingCrate {
@@ -47,11 +46,6 @@ pub fn remove(
             key: crate_key.clone(),
         }],
         index_files: vec![key.clone()],
-        names: if file.is_empty() {
-            vec![name_key.clone()]
-        } else {
-            vec![]
-        },
     })?;
     if file.is_empty() {
         reg.store.remove(Area::Public, &key)?;
@@ -62,10 +56,6 @@ pub fn remove(
         batch.commit()?;
     }
     reg.store.remove(Area::Public, &crate_key)?;
-    if file.is_empty() {
-        reg.store.remove(Area::State, &name_key)?;
-    }
-    reg.store.sync()?;
     writer.sync_git(&[key], &format!("Remove {crate_name} {vers}"))?;
     writer.done()?;
     printer.status("Removed", format!("{crate_name} v{vers}"));

@@ -31,7 +31,6 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     let pending_crates: BTreeSet<&str> =
         journal.crate_files.iter().map(|p| p.key.as_str()).collect();
     let pending_index: BTreeSet<&str> = journal.index_files.iter().map(String::as_str).collect();
-    let pending_names: BTreeSet<&str> = journal.names.iter().map(String::as_str).collect();
     let problems = &mut report.problems;
 
     // config.json
@@ -99,7 +98,7 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     problems.extend(bad);
 
     check_dependencies(&entries, problems);
-    check_names(reg, &entries, &pending_names, problems)?;
+    check_collisions(&entries, problems);
     if reg.config.git.enabled {
         check_git(reg, &index_keys, &pending_index, problems)?;
     }
@@ -202,40 +201,16 @@ fn check_dependencies(entries: &BTreeMap<String, Vec<IndexPackage>>, problems: &
     }
 }
 
-/// Name reservations and crates agree one to one.
-fn check_names(
-    reg: &Registry,
-    entries: &BTreeMap<String, Vec<IndexPackage>>,
-    pending: &BTreeSet<&str>,
-    problems: &mut Vec<String>,
-) -> Result<()> {
-    let mut want: BTreeMap<String, &str> = BTreeMap::new();
+/// No two crates share a name once case and `-`/`_` are folded.
+fn check_collisions(entries: &BTreeMap<String, Vec<IndexPackage>>, problems: &mut Vec<String>) {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for n in entries.keys() {
-        let key = keys::name(&name::canonical(n));
-        if let Some(other) = want.insert(key, n) {
+        if let Some(other) = seen.insert(name::canonical(n), n) {
             problems.push(format!(
                 "crates `{other}` and `{n}` collide (same name ignoring case and `-`/`_`)"
             ));
         }
     }
-    for key in reg.store.walk(Area::State, "names")? {
-        let holder = reg.store.read(Area::State, &key)?.unwrap_or_default();
-        let holder = String::from_utf8_lossy(&holder);
-        match want.remove(&key) {
-            Some(n) if n == holder.trim() => {}
-            _ if pending.contains(key.as_str()) => {}
-            _ => problems.push(format!(
-                "name reservation `state/{key}` ({}) has no crate (run `ktra rebuild`)",
-                holder.trim()
-            )),
-        }
-    }
-    for (key, n) in want {
-        problems.push(format!(
-            "crate `{n}` has no name reservation `state/{key}` (run `ktra rebuild`)"
-        ));
-    }
-    Ok(())
 }
 
 fn check_git(

@@ -34,8 +34,7 @@ impl<'a> Writer<'a> {
         Ok(writer)
     }
 
-    /// Rolls back crate files and name reservations the interrupted change left without an
-    /// index line, and rolls the git index forward to the sparse files.
+    /// Rolls back crate files the interrupted change left without an index line, and rolls the git index forward to the sparse files.
     fn recover(&self) -> Result<()> {
         let store = &self.reg.store;
         let Some(journal) = Journal::load(store)? else {
@@ -46,15 +45,6 @@ impl<'a> Writer<'a> {
         for pending in &journal.crate_files {
             if !crate::ops::list::has_version(self.reg, &pending.name, &pending.vers)? {
                 store.remove(Area::Public, &pending.key)?;
-            }
-        }
-        for name_key in &journal.names {
-            let Some(holder) = store.read(Area::State, name_key)? else {
-                continue;
-            };
-            let holder = String::from_utf8_lossy(&holder);
-            if !store.exists(Area::Public, &crate::registry::keys::index(holder.trim())) {
-                store.remove(Area::State, name_key)?;
             }
         }
         store.sync()?;

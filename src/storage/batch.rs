@@ -1,11 +1,14 @@
 //! A set of file writes made visible together: every new file is written to a temporary file
 //! in the private area, all of them are synced with one `syncfs`, then renamed into place in
-//! the order they were added, then synced again. A crash leaves each file either old or new.
+//! the order they were added. A crash leaves each file either old or new. The renames become
+//! durable with the next sync (the next batch's, or the one that ends the change).
 
 use super::{Area, Store};
 use anyhow::{Context, Result};
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
+use std::path::PathBuf;
 use tempfile::NamedTempFile;
 
 pub struct Batch<'a> {
@@ -39,30 +42,26 @@ impl<'a> Batch<'a> {
         self.staged.is_empty()
     }
 
-    /// Syncs the staged data, moves every file into place in order, and syncs the renames.
+    /// Syncs the staged data, then moves every file into place in order.
     pub fn commit(self) -> Result<()> {
         if self.staged.is_empty() {
             return Ok(());
         }
         self.store.sync()?;
+        let mut made: HashSet<PathBuf> = HashSet::new();
         for (area, key, tmp) in self.staged {
             let target = self.store.path(area, &key);
             if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("failed to create `{}`", parent.display()))?;
+                if !made.contains(parent) {
+                    fs::create_dir_all(parent)
+                        .with_context(|| format!("failed to create `{}`", parent.display()))?;
+                    made.insert(parent.to_owned());
+                }
             }
-            set_readable(&tmp)?;
             tmp.persist(&target).with_context(|| {
                 format!("failed to move a new file into `{}`", target.display())
             })?;
         }
-        self.store.sync()
+        Ok(())
     }
-}
-
-/// Temporary files are created 0600; published files must be readable by a web server.
-fn set_readable(tmp: &NamedTempFile) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
-        .with_context(|| format!("failed to set permissions on `{}`", tmp.path().display()))
 }

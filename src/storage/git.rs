@@ -1,6 +1,7 @@
 //! The git index: the same files as the sparse index, committed with git2 into a bare repository
 //! at `public/index.git` (branch `main`), one commit per change. Only the trees on the path of a
-//! changed file are rewritten, so a commit costs the same in a registry of any size. The files
+//! changed file are rewritten, so a commit costs the same in a registry of any size; a large
+//! change (a bulk add, a rebuild) is written as one pack rather than as loose objects. The files
 //! a dumb-HTTP git client needs (`info/refs`, `objects/info/packs`) are kept current.
 
 use super::{Area, Store};
@@ -12,6 +13,8 @@ use std::process::Command;
 
 pub const DIR: &str = "index.git";
 const BRANCH: &str = "refs/heads/main";
+/// Commits touching more files than this are written as one pack instead of loose objects.
+const LOOSE_LIMIT: usize = 32;
 
 /// A change to one index file: new content, or `None` to delete it.
 pub type Change = (String, Option<Vec<u8>>);
@@ -53,6 +56,18 @@ impl GitIndex {
         message: &str,
         replace_all: bool,
     ) -> Result<Oid> {
+        let odb = self
+            .repo
+            .odb()
+            .context("failed to open the git object database")?;
+        let mempack = if changes.len() > LOOSE_LIMIT {
+            Some(
+                odb.add_new_mempack_backend(1000)
+                    .context("failed to prepare a git pack")?,
+            )
+        } else {
+            None
+        };
         let mut root = BTreeMap::new();
         for (path, content) in changes {
             let oid = match content {
@@ -91,6 +106,15 @@ impl GitIndex {
             .repo
             .commit(None, &sig, &sig, message, &tree, &parents)
             .context("failed to write a git commit")?;
+        if let Some(mempack) = &mempack {
+            let mut pack = git2::Buf::new();
+            mempack
+                .dump(&self.repo, &mut pack)
+                .context("failed to build a git pack")?;
+            let mut writer = odb.packwriter().context("failed to write a git pack")?;
+            std::io::Write::write_all(&mut writer, &pack).context("failed to write a git pack")?;
+            writer.commit().context("failed to write a git pack")?;
+        }
         // Objects reach the disk before the branch points at them.
         store.sync()?;
         self.repo

@@ -1,6 +1,6 @@
 //! The pending-change journal. Before a change touches the tree it records which files it may
 //! leave half-done (crate files not yet in the index, index files the git index does not have
-//! yet, reserved names); the record is removed when the change is complete. After a crash, the
+//! yet); the record is removed when the change is complete. After a crash, the
 //! next writer rolls the change back or forward, and `ktra verify` knows which differences are
 //! an interrupted change rather than damage.
 
@@ -16,8 +16,6 @@ pub struct Journal {
     pub crate_files: Vec<PendingCrate>,
     /// Index files (relative to `index/`) whose git copy may be stale.
     pub index_files: Vec<String>,
-    /// Name reservations (state keys) that may exist without an index file.
-    pub names: Vec<String>,
 }
 
 /// A crate file written by the change, and the version whose line makes it legitimate.
@@ -48,11 +46,13 @@ impl Journal {
     pub fn begin(&self, store: &Store) -> Result<()> {
         let mut batch = store.batch();
         batch.put(Area::State, Self::KEY, &serde_json::to_vec(self)?)?;
+        // Durable before anything else moves: the batch that follows syncs first.
         batch.commit()
     }
 
-    /// Removes the journal once the change is complete.
+    /// Makes the change durable, then removes the journal.
     pub fn finish(store: &Store) -> Result<()> {
+        store.sync()?;
         store.remove(Area::State, Self::KEY)
     }
 }

@@ -9,7 +9,7 @@
 //! │   ├── .nojekyll
 //! │   ├── index/config.json  sparse index root
 //! │   ├── index/se/rd/serde  one file per crate
-//! │   ├── crates/se/rd/serde/serde-1.0.0.crate
+//! │   ├── crates/serde-1.0.0.crate
 //! │   └── index.git/         bare git index (unless --no-git)
 //! └── state/                 private: lock, journal, names, temp files
 //! ```
@@ -101,6 +101,14 @@ impl Store {
             .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))
     }
 
+    /// Creates the folder a key will live in.
+    pub fn make_parent(&self, area: Area, key: &str) -> Result<()> {
+        let path = self.path(area, key);
+        let parent = path.parent().expect("keys have a parent");
+        fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create `{}`", parent.display()))
+    }
+
     pub fn batch(&self) -> Batch<'_> {
         Batch::new(self)
     }
@@ -111,6 +119,26 @@ impl Store {
             .with_context(|| format!("failed to open `{}`", self.root.display()))?;
         rustix::fs::syncfs(&dir)
             .with_context(|| format!("failed to sync `{}`", self.root.display()))
+    }
+
+    /// The file names directly inside a folder of an area (empty when it does not exist).
+    pub fn list_dir(&self, area: Area, dir: &str) -> Result<Vec<String>> {
+        let path = self.path(area, dir);
+        let entries = match fs::read_dir(&path) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to list `{}`", path.display()));
+            }
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.with_context(|| format!("failed to list `{}`", path.display()))?;
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                names.extend(entry.file_name().into_string().ok());
+            }
+        }
+        Ok(names)
     }
 
     /// Every file below a folder of an area, as keys relative to that area, sorted.
