@@ -238,3 +238,21 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod real_lines {
+    /// Lines exactly as crates.io serves them, covering `features2`, renames, targets, `links`,
+    /// build dependencies, pre-releases and long dependency lists.
+    const FIXTURE: &str = include_str!("../../tests/fixtures/crates-io-lines.jsonl");
+
+    #[test]
+    fn every_real_line_parses_strictly_and_serializes_back_unchanged() {
+        let mut n = 0;
+        for line in FIXTURE.lines() {
+            let pkg = super::parse_strict(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(pkg.to_line(), line);
+            n += 1;
+        }
+        assert!(n >= 20, "fixture has {n} lines");
+    }
+}

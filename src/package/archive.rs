@@ -65,7 +65,11 @@ pub fn inspect<R: Read, W: Write>(
     let walked = walk_tar(&mut tee);
     // Copy whatever the tar walk did not consume (gzip trailer, padding), even on failure, so
     // an I/O error wins over a format error that it caused.
-    io::copy(&mut tee, &mut io::sink())?;
+    let drained = io::copy(&mut tee, &mut io::sink());
+    if let Some(max) = max_size.filter(|m| tee.size > *m) {
+        return Err(ArchiveError::FileTooLarge(max));
+    }
+    drained?;
     let (root, manifest) = walked?;
     tee.sink.flush()?;
     let cksum = format!("{:x}", tee.hasher.finalize());
@@ -216,5 +220,71 @@ impl<R: Read> Read for Limit<R> {
 impl From<ArchiveError> for io::Error {
     fn from(e: ArchiveError) -> Self {
         io::Error::other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::testing::{Entry, manifest, simple, tarball};
+
+    fn check(bytes: &[u8]) -> Result<Inspection, ArchiveError> {
+        let mut copy = Vec::new();
+        let r = inspect(bytes, &mut copy, None);
+        assert_eq!(copy, bytes, "every byte is copied, even on failure");
+        r
+    }
+
+    #[test]
+    fn reads_the_manifest_and_hashes_the_exact_bytes() {
+        let bytes = simple("foo", "1.0.0", "");
+        let got = check(&bytes).unwrap();
+        assert_eq!(got.root, "foo-1.0.0");
+        assert!(got.manifest.contains("name = \"foo\""));
+        assert_eq!(got.size, bytes.len() as u64);
+        assert_eq!(got.cksum, format!("{:x}", Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn refuses_entries_outside_the_top_folder() {
+        let m = manifest("foo", "1.0.0", "");
+        let cases: [(&str, &str); 4] = [
+            ("foo-1.0.0/../evil", "climbs out"),
+            ("/etc/passwd", "absolute"),
+            ("other/file", "outside"),
+            ("foo-1.0.0/./x", "`.` component"),
+        ];
+        for (path, want) in cases {
+            let bytes = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::File(path, b"x")]);
+            let err = check(&bytes).unwrap_err().to_string();
+            assert!(err.contains(want), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_links() {
+        let m = manifest("foo", "1.0.0", "");
+        let sym = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::Symlink("foo-1.0.0/l", "/etc/passwd")]);
+        assert!(matches!(check(&sym), Err(ArchiveError::BadType(_, "symbolic link"))));
+        let hard = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::HardLink("foo-1.0.0/h", "foo-1.0.0/Cargo.toml")]);
+        assert!(matches!(check(&hard), Err(ArchiveError::BadType(_, "hard link"))));
+    }
+
+    #[test]
+    fn refuses_missing_or_doubled_manifests_and_garbage() {
+        let no_manifest = tarball(&[Entry::Dir("foo-1.0.0/"), Entry::File("foo-1.0.0/src/lib.rs", b"")]);
+        assert!(matches!(check(&no_manifest), Err(ArchiveError::NoManifest(_))));
+        let m = manifest("foo", "1.0.0", "");
+        let two = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes())]);
+        assert!(matches!(check(&two), Err(ArchiveError::TwoManifests(_))));
+        assert!(matches!(check(b"not a crate at all"), Err(ArchiveError::NotTarGz(_))));
+        assert!(matches!(check(&tarball(&[])), Err(ArchiveError::Empty)));
+    }
+
+    #[test]
+    fn enforces_the_size_limit() {
+        let bytes = simple("foo", "1.0.0", "");
+        let err = inspect(bytes.as_slice(), std::io::sink(), Some(10)).unwrap_err();
+        assert!(matches!(err, ArchiveError::FileTooLarge(10)), "{err}");
     }
 }

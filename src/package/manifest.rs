@@ -231,3 +231,106 @@ fn read_features(doc: &Table) -> FeatureMap {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> RegistryIdentity {
+        RegistryIdentity {
+            name: "demo".into(),
+            index_urls: vec![crate::index::path::canonical_index_url("sparse+http://127.0.0.1:9/index/")],
+        }
+    }
+
+    const NORMALIZED: &str = r#"
+[package]
+edition = "2021"
+rust-version = "1.70"
+name = "app"
+version = "0.2.0"
+links = "app"
+
+[dependencies.base]
+version = "1.0"
+registry-index = "sparse+http://127.0.0.1:9/index"
+
+[dependencies.renamed]
+version = "1"
+package = "base"
+optional = true
+default-features = false
+features = ["x"]
+registry-index = "sparse+http://127.0.0.1:9/index/"
+
+[dependencies.itoa]
+version = "1.0.1"
+
+[dependencies.other]
+version = "=0.3"
+registry-index = "sparse+https://elsewhere.example/index/"
+
+[build-dependencies.codegen]
+version = "0.1"
+registry-index = "sparse+http://127.0.0.1:9/index/"
+
+[dev-dependencies.itoa]
+version = "1"
+
+[target.'cfg(unix)'.dependencies.sys]
+version = "0.1"
+registry-index = "sparse+http://127.0.0.1:9/index/"
+
+[features]
+default = ["std"]
+std = []
+opt = ["dep:renamed"]
+weak = ["renamed?/x"]
+uses-opt = ["opt"]
+"#;
+
+    #[test]
+    fn builds_the_line_crates_io_would_write() {
+        let e = to_entry(NORMALIZED, &me()).unwrap();
+        let line = e.to_line();
+        let want = concat!(
+            r#"{"name":"app","vers":"0.2.0","deps":["#,
+            r#"{"name":"base","req":"^1.0","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"},"#,
+            r#"{"name":"codegen","req":"^0.1","features":[],"optional":false,"default_features":true,"target":null,"kind":"build"},"#,
+            r#"{"name":"itoa","req":"^1.0.1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","registry":"https://github.com/rust-lang/crates.io-index"},"#,
+            r#"{"name":"itoa","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"dev","registry":"https://github.com/rust-lang/crates.io-index"},"#,
+            r#"{"name":"other","req":"=0.3","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","registry":"sparse+https://elsewhere.example/index/"},"#,
+            r#"{"name":"renamed","req":"^1","features":["x"],"optional":true,"default_features":false,"target":null,"kind":"normal","package":"base"},"#,
+            r#"{"name":"sys","req":"^0.1","features":[],"optional":false,"default_features":true,"target":"cfg(unix)","kind":"normal"}],"#,
+            r#""cksum":"","features":{"default":["std"],"std":[]},"#,
+            r#""features2":{"opt":["dep:renamed"],"uses-opt":["opt"],"weak":["renamed?/x"]},"#,
+            r#""yanked":false,"links":"app","rust_version":"1.70","v":2}"#,
+        );
+        assert_eq!(line, want);
+    }
+
+    #[test]
+    fn plain_features_give_no_v_field() {
+        let e = to_entry("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[features]\nx = []\n", &me()).unwrap();
+        assert!(e.features2.is_none() && e.v.is_none());
+        assert!(!e.to_line().contains("\"v\""));
+    }
+
+    #[test]
+    fn refuses_what_cannot_become_an_entry() {
+        let bad = [
+            ("not toml [", "not valid TOML"),
+            ("[lib]\n", "no [package]"),
+            ("[package]\nname = \"a\"\nversion = \"one\"\n", "not valid semver"),
+            ("[package]\nname = \"a\"\nversion.workspace = true\n", "inherits"),
+            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = { workspace = true }\n", "inherits"),
+            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = \"not a req\"\n", "invalid version requirement"),
+            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = { version = \"1\", registry = \"other\" }\n", "not this registry"),
+            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\nrust-version = \">=1.70\"\n", "rust-version"),
+        ];
+        for (text, want) in bad {
+            let err = to_entry(text, &me()).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+}

@@ -6,3 +6,5 @@ pub mod cargo_package;
 pub mod cfg;
 mod loopback;
 pub mod manifest;
+#[doc(hidden)]
+pub mod testing;
