@@ -20,7 +20,10 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<()> {
         None => {
             let rows = list::crates(&reg)?;
             if args.json {
-                return Ok(out.data(serde_json::to_string_pretty(&rows)?));
+                return {
+                    out.data(serde_json::to_string_pretty(&rows)?);
+                    Ok(())
+                };
             }
             let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
             out.data(format!(
@@ -37,7 +40,10 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<()> {
         Some(name) => {
             let rows = list::versions(&reg, &name)?;
             if args.json {
-                return Ok(out.data(serde_json::to_string_pretty(&rows)?));
+                return {
+                    out.data(serde_json::to_string_pretty(&rows)?);
+                    Ok(())
+                };
             }
             out.data(format!(
                 "{:16}  {:6}  {:20}  CKSUM",

@@ -132,10 +132,10 @@ pub fn parse_strict(line: &str) -> Result<IndexPackage, String> {
             pkg.cksum
         ));
     }
-    if let Some(v) = pkg.v {
-        if v > MAX_INDEX_V {
-            return Err(format!("format version v={v} is newer than cargo reads"));
-        }
+    if let Some(v) = pkg.v
+        && v > MAX_INDEX_V
+    {
+        return Err(format!("format version v={v} is newer than cargo reads"));
     }
     if let Some(rv) = &pkg.rust_version {
         check_rust_version(rv)?;

@@ -69,10 +69,10 @@ pub fn sparse_index_url(base_url: &str) -> String {
 /// dropped, and for git URLs (no `sparse+`) a trailing `.git` dropped, as cargo does.
 pub fn canonical_index_url(url: &str) -> String {
     let mut u = url.trim().trim_end_matches('/').to_owned();
-    if !u.starts_with("sparse+") {
-        if let Some(stripped) = u.strip_suffix(".git") {
-            u = stripped.to_owned();
-        }
+    if !u.starts_with("sparse+")
+        && let Some(stripped) = u.strip_suffix(".git")
+    {
+        u = stripped.to_owned();
     }
     u
 }

@@ -74,10 +74,7 @@ fn all_or_nothing(results: Vec<Result<Prepared>>) -> Result<Vec<Prepared>> {
         .map(|e| e.err().expect("partitioned"))
         .collect();
     match errs.len() {
-        0 => Ok(ok
-            .into_iter()
-            .map(|r| r.ok().expect("partitioned"))
-            .collect()),
+        0 => Ok(ok.into_iter().map(|r| r.expect("partitioned")).collect()),
         1 => Err(errs.remove(0)),
         n => {
             let list: Vec<String> = errs.iter().map(|e| format!("{e:#}")).collect();
@@ -123,14 +120,14 @@ fn plan(reg: &Registry, prepared: Vec<Prepared>) -> Result<Plan> {
     let mut canon_owner: HashMap<String, String> = HashMap::new();
     for p in prepared {
         let canonical = name::canonical(&p.entry.name);
-        if let Some(other) = canon_owner.get(&canonical) {
-            if *other != p.entry.name {
-                bail!(
-                    "failed to add `{}`: crate `{}` collides with `{other}` in the same call (names are compared ignoring case and `-`/`_`)",
-                    p.label,
-                    p.entry.name
-                );
-            }
+        if let Some(other) = canon_owner.get(&canonical)
+            && *other != p.entry.name
+        {
+            bail!(
+                "failed to add `{}`: crate `{}` collides with `{other}` in the same call (names are compared ignoring case and `-`/`_`)",
+                p.label,
+                p.entry.name
+            );
         }
         canon_owner.insert(canonical, p.entry.name.clone());
         by_crate.entry(p.entry.name.clone()).or_default().push(p);
@@ -157,7 +154,7 @@ fn plan(reg: &Registry, prepared: Vec<Prepared>) -> Result<Plan> {
                 list[0].label
             );
         }
-        list.sort_by(|a, b| version(a).cmp(&version(b)));
+        list.sort_by_key(version);
         let mut fresh: Vec<Prepared> = Vec::new();
         for p in list {
             let v = version(&p);

@@ -81,14 +81,14 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
             entry.vers
         );
     }
-    if let Some(stem) = file_stem {
-        if stem != expected {
-            bail!(
-                "the file is named `{stem}.crate`, but it holds `{}` version `{}`",
-                entry.name,
-                entry.vers
-            );
-        }
+    if let Some(stem) = file_stem
+        && stem != expected
+    {
+        bail!(
+            "the file is named `{stem}.crate`, but it holds `{}` version `{}`",
+            entry.name,
+            entry.vers
+        );
     }
     entry.cksum = inspection.cksum;
     // The folder of its index file, made now so that the (slow) directory creation overlaps

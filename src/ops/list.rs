@@ -55,7 +55,7 @@ pub fn crates(reg: &Registry) -> Result<Vec<CrateSummary>> {
             yanked: file.lines.iter().filter(|l| l.head.yanked).count(),
         });
     }
-    out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    out.sort_by_key(|a| a.name.to_lowercase());
     Ok(out)
 }
 

@@ -188,13 +188,13 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
         self.hasher.update(&buf[..n]);
         self.sink.write_all(&buf[..n])?;
         self.size += n as u64;
-        if let Some(max) = self.max_size {
-            if self.size > max {
-                return Err(io::Error::new(
-                    io::ErrorKind::FileTooLarge,
-                    format!("over {max} bytes"),
-                ));
-            }
+        if let Some(max) = self.max_size
+            && self.size > max
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("over {max} bytes"),
+            ));
         }
         Ok(n)
     }
@@ -255,7 +255,10 @@ mod tests {
             ("foo-1.0.0/./x", "`.` component"),
         ];
         for (path, want) in cases {
-            let bytes = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::File(path, b"x")]);
+            let bytes = tarball(&[
+                Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+                Entry::File(path, b"x"),
+            ]);
             let err = check(&bytes).unwrap_err().to_string();
             assert!(err.contains(want), "{path}: {err}");
         }
@@ -264,20 +267,44 @@ mod tests {
     #[test]
     fn refuses_links() {
         let m = manifest("foo", "1.0.0", "");
-        let sym = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::Symlink("foo-1.0.0/l", "/etc/passwd")]);
-        assert!(matches!(check(&sym), Err(ArchiveError::BadType(_, "symbolic link"))));
-        let hard = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::HardLink("foo-1.0.0/h", "foo-1.0.0/Cargo.toml")]);
-        assert!(matches!(check(&hard), Err(ArchiveError::BadType(_, "hard link"))));
+        let sym = tarball(&[
+            Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+            Entry::Symlink("foo-1.0.0/l", "/etc/passwd"),
+        ]);
+        assert!(matches!(
+            check(&sym),
+            Err(ArchiveError::BadType(_, "symbolic link"))
+        ));
+        let hard = tarball(&[
+            Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+            Entry::HardLink("foo-1.0.0/h", "foo-1.0.0/Cargo.toml"),
+        ]);
+        assert!(matches!(
+            check(&hard),
+            Err(ArchiveError::BadType(_, "hard link"))
+        ));
     }
 
     #[test]
     fn refuses_missing_or_doubled_manifests_and_garbage() {
-        let no_manifest = tarball(&[Entry::Dir("foo-1.0.0/"), Entry::File("foo-1.0.0/src/lib.rs", b"")]);
-        assert!(matches!(check(&no_manifest), Err(ArchiveError::NoManifest(_))));
+        let no_manifest = tarball(&[
+            Entry::Dir("foo-1.0.0/"),
+            Entry::File("foo-1.0.0/src/lib.rs", b""),
+        ]);
+        assert!(matches!(
+            check(&no_manifest),
+            Err(ArchiveError::NoManifest(_))
+        ));
         let m = manifest("foo", "1.0.0", "");
-        let two = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()), Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes())]);
+        let two = tarball(&[
+            Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+            Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+        ]);
         assert!(matches!(check(&two), Err(ArchiveError::TwoManifests(_))));
-        assert!(matches!(check(b"not a crate at all"), Err(ArchiveError::NotTarGz(_))));
+        assert!(matches!(
+            check(b"not a crate at all"),
+            Err(ArchiveError::NotTarGz(_))
+        ));
         assert!(matches!(check(&tarball(&[])), Err(ArchiveError::Empty)));
     }
 

@@ -18,7 +18,7 @@ pub struct RegistryIdentity {
 impl RegistryIdentity {
     fn is_same(&self, url: &str) -> bool {
         let c = crate::index::path::canonical_index_url(url);
-        self.index_urls.iter().any(|u| *u == c)
+        self.index_urls.contains(&c)
     }
 }
 
@@ -239,7 +239,9 @@ mod tests {
     fn me() -> RegistryIdentity {
         RegistryIdentity {
             name: "demo".into(),
-            index_urls: vec![crate::index::path::canonical_index_url("sparse+http://127.0.0.1:9/index/")],
+            index_urls: vec![crate::index::path::canonical_index_url(
+                "sparse+http://127.0.0.1:9/index/",
+            )],
         }
     }
 
@@ -311,7 +313,11 @@ uses-opt = ["opt"]
 
     #[test]
     fn plain_features_give_no_v_field() {
-        let e = to_entry("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[features]\nx = []\n", &me()).unwrap();
+        let e = to_entry(
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[features]\nx = []\n",
+            &me(),
+        )
+        .unwrap();
         assert!(e.features2.is_none() && e.v.is_none());
         assert!(!e.to_line().contains("\"v\""));
     }
@@ -321,12 +327,30 @@ uses-opt = ["opt"]
         let bad = [
             ("not toml [", "not valid TOML"),
             ("[lib]\n", "no [package]"),
-            ("[package]\nname = \"a\"\nversion = \"one\"\n", "not valid semver"),
-            ("[package]\nname = \"a\"\nversion.workspace = true\n", "inherits"),
-            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = { workspace = true }\n", "inherits"),
-            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = \"not a req\"\n", "invalid version requirement"),
-            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = { version = \"1\", registry = \"other\" }\n", "not this registry"),
-            ("[package]\nname = \"a\"\nversion = \"1.0.0\"\nrust-version = \">=1.70\"\n", "rust-version"),
+            (
+                "[package]\nname = \"a\"\nversion = \"one\"\n",
+                "not valid semver",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion.workspace = true\n",
+                "inherits",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = { workspace = true }\n",
+                "inherits",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = \"not a req\"\n",
+                "invalid version requirement",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = { version = \"1\", registry = \"other\" }\n",
+                "not this registry",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\nrust-version = \">=1.70\"\n",
+                "rust-version",
+            ),
         ];
         for (text, want) in bad {
             let err = to_entry(text, &me()).unwrap_err().to_string();

@@ -51,12 +51,12 @@ impl<'a> Batch<'a> {
         let mut made: HashSet<PathBuf> = HashSet::new();
         for (area, key, tmp) in self.staged {
             let target = self.store.path(area, &key);
-            if let Some(parent) = target.parent() {
-                if !made.contains(parent) {
-                    fs::create_dir_all(parent)
-                        .with_context(|| format!("failed to create `{}`", parent.display()))?;
-                    made.insert(parent.to_owned());
-                }
+            if let Some(parent) = target.parent()
+                && !made.contains(parent)
+            {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("failed to create `{}`", parent.display()))?;
+                made.insert(parent.to_owned());
             }
             tmp.persist(&target).with_context(|| {
                 format!("failed to move a new file into `{}`", target.display())

@@ -1,0 +1,7 @@
+//! The integration suite, one binary: every test runs the real `ktra` binary in a temporary
+//! folder; the end-to-end ones also serve `public/` with a real web server on 127.0.0.1 and
+//! build a consumer with the real `cargo`.
+#![cfg(unix)]
+
+mod e2e_cargo;
+mod support;
