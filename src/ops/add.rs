@@ -248,7 +248,7 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
 
     // 1. Crate files, durable before any index line points at them.
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    let mut crates = reg.store.batch();
+    let mut crates = reg.store.batch().named("crates");
     for (crate_name, list) in plan.new {
         let mut new_lines = Vec::with_capacity(list.len());
         for p in list {
@@ -269,7 +269,7 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     crates.commit().context("failed to write the crate files")?;
 
     // 2. Index files, dependencies first.
-    let mut index = reg.store.batch();
+    let mut index = reg.store.batch().named("index");
     for (crate_name, new_lines) in &lines {
         let key = keys::index(crate_name);
         let mut file = plan.existing.remove(&key).unwrap_or_default();

@@ -55,6 +55,7 @@ pub fn remove(
         batch.put(Area::Public, &key, &file.to_bytes())?;
         batch.commit()?;
     }
+    crate::storage::crash::point("before-crate-removal");
     reg.store.remove(Area::Public, &crate_key)?;
     writer.sync_git(&[key], &format!("Remove {crate_name} {vers}"))?;
     writer.done()?;

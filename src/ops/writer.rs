@@ -59,12 +59,14 @@ impl<'a> Writer<'a> {
     }
 
     pub fn done(&self) -> Result<()> {
+        crate::storage::crash::point("before-finish");
         Journal::finish(&self.reg.store)
     }
 
     /// Commits the current content of these sparse keys (`index/...`) to the git index and
     /// pushes it when a remote is set.
     pub fn sync_git(&self, keys: &[String], message: &str) -> Result<()> {
+        crate::storage::crash::point("before-git");
         let Some(git) = self.reg.git()? else {
             return Ok(());
         };

@@ -36,7 +36,7 @@ pub fn set_yanked(
         index_files: vec![key.clone()],
         ..Journal::default()
     })?;
-    let mut batch = reg.store.batch();
+    let mut batch = reg.store.batch().named("index");
     batch.put(Area::Public, &key, &file.to_bytes())?;
     batch.commit()?;
     writer.sync_git(&[key], &format!("{verb} {display} {vers}"))?;

@@ -14,6 +14,7 @@ use tempfile::NamedTempFile;
 pub struct Batch<'a> {
     store: &'a Store,
     staged: Vec<(Area, String, NamedTempFile)>,
+    name: &'static str,
 }
 
 impl<'a> Batch<'a> {
@@ -21,7 +22,14 @@ impl<'a> Batch<'a> {
         Self {
             store,
             staged: Vec::new(),
+            name: "batch",
         }
+    }
+
+    /// Names the batch for crash points (`NAME-synced`, `NAME-partial`).
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
     }
 
     /// Stages `bytes` to become `key`.
@@ -48,6 +56,7 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         self.store.sync()?;
+        super::crash::point(&format!("{}-synced", self.name));
         let mut made: HashSet<PathBuf> = HashSet::new();
         for (area, key, tmp) in self.staged {
             let target = self.store.path(area, &key);
@@ -61,6 +70,7 @@ impl<'a> Batch<'a> {
             tmp.persist(&target).with_context(|| {
                 format!("failed to move a new file into `{}`", target.display())
             })?;
+            super::crash::point(&format!("{}-partial", self.name));
         }
         Ok(())
     }

@@ -96,8 +96,11 @@ impl GitIndex {
             Some(oid) => oid,
             None => self.repo.treebuilder(None)?.write()?,
         };
-        if parent.as_ref().is_some_and(|p| p.tree_id() == tree_oid) {
-            return Ok(parent.expect("checked").id());
+        if let Some(p) = parent.as_ref().filter(|p| p.tree_id() == tree_oid) {
+            // Nothing new to commit, but a crash may have moved the branch without updating
+            // what dumb-HTTP clients read.
+            self.write_server_info(store, p.id())?;
+            return Ok(p.id());
         }
         let tree = self.repo.find_tree(tree_oid)?;
         let sig = git2::Signature::now("ktra", "ktra@localhost")?;
@@ -117,9 +120,11 @@ impl GitIndex {
         }
         // Objects reach the disk before the branch points at them.
         store.sync()?;
+        super::crash::point("git-objects");
         self.repo
             .reference(BRANCH, commit, true, message)
             .context("failed to move the git index branch")?;
+        super::crash::point("git-ref");
         self.write_server_info(store, commit)?;
         Ok(commit)
     }
@@ -198,7 +203,7 @@ impl GitIndex {
             }
         }
         packs.push('\n');
-        let mut batch = store.batch();
+        let mut batch = store.batch().named("git-info");
         batch.put(
             Area::Public,
             &format!("{DIR}/info/refs"),

@@ -44,7 +44,7 @@ impl Journal {
 
     /// Writes the journal durably before the change starts.
     pub fn begin(&self, store: &Store) -> Result<()> {
-        let mut batch = store.batch();
+        let mut batch = store.batch().named("journal");
         batch.put(Area::State, Self::KEY, &serde_json::to_vec(self)?)?;
         // Durable before anything else moves: the batch that follows syncs first.
         batch.commit()

@@ -15,6 +15,7 @@
 //! ```
 
 mod batch;
+pub mod crash;
 pub mod git;
 mod journal;
 mod lock;

@@ -219,8 +219,8 @@ fn sparse_index_over_http_builds_the_consumer() {
 }
 
 #[test]
-fn git_index_by_file_url_builds_the_consumer() {
-    let reg = Registry::new(Protocol::Git);
+fn git_index_by_file_url_and_dumb_http_builds_the_consumer() {
+    let mut reg = Registry::new(Protocol::Git);
     let git_dir = reg.public().join("index.git");
     let head = fs::read_to_string(git_dir.join("HEAD"))
         .unwrap_or_else(|e| panic!("{} is not a bare git repository: {e}", git_dir.display()));
@@ -232,6 +232,16 @@ fn git_index_by_file_url_builds_the_consumer() {
     let run = reg.run_consumer();
     check_consumer(&reg, &run, &format!("registry+{}", reg.git_index()));
     reg.ktra(["verify"]).success();
+
+    // The same index over plain static HTTP: git's dumb protocol needs `info/refs` and
+    // `objects/info/packs`, which ktra keeps current.
+    reg.protocol = Protocol::GitHttp;
+    let run = reg.run_consumer();
+    check_consumer(&reg, &run, &format!("registry+{}", reg.index_url()));
+    assert!(
+        reg.server.requests().contains("/index.git/info/refs"),
+        "no dumb-HTTP fetch seen"
+    );
 }
 
 #[test]
@@ -367,4 +377,42 @@ fn re_adding_the_same_crate_succeeds_and_a_different_one_is_refused() {
     tampered.push(0);
     fs::write(&stored, tampered).unwrap();
     reg.ktra(["verify"]).failure();
+}
+
+/// Killed in the middle of adding the last crate, the registry still verifies; killed after the
+/// index is written, cargo builds from it before anything repairs it; killed before, the next
+/// `ktra add` finishes the job and cargo builds.
+#[test]
+fn a_registry_killed_mid_add_stays_usable_by_cargo() {
+    for (point, complete) in [("before-finish", true), ("crates-partial", false)] {
+        let reg = Registry::new(Protocol::Git);
+        for dir in crate::support::EXAMPLES_IN_ORDER
+            .iter()
+            .filter(|d| **d != "demo-features")
+        {
+            reg.ktra([OsStr::new("add"), reg.example(dir).as_os_str()])
+                .success();
+        }
+        yank_base_1_1(&reg);
+        let mut crashing = reg.ktra_command();
+        crashing
+            .env("KTRA_CRASH_AT", point)
+            .arg("add")
+            .arg(reg.example("demo-features"));
+        let out = run(crashing, &reg.logs);
+        assert!(!out.status.success(), "{point}: {}", out.describe());
+        let verified = reg.ktra(["verify"]).success();
+        assert!(
+            verified.stderr.contains("interrupted"),
+            "{point}: {}",
+            verified.describe()
+        );
+        if !complete {
+            reg.ktra([OsStr::new("add"), reg.example("demo-features").as_os_str()])
+                .success();
+        }
+        let consumer = reg.run_consumer();
+        assert_eq!(consumer.outcome.stdout, CONSUMER_STDOUT, "{point}");
+        reg.ktra(["verify"]).success();
+    }
 }

@@ -3,5 +3,6 @@
 //! build a consumer with the real `cargo`.
 #![cfg(unix)]
 
+mod cli;
 mod e2e_cargo;
 mod support;

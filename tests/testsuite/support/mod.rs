@@ -298,6 +298,9 @@ pub enum Protocol {
     Sparse,
     /// `ktra init` with its git index, cargo reads `file:///…/public/index.git`.
     Git,
+    /// The same git index fetched over plain static HTTP (git's dumb protocol) by the git
+    /// command line: `http://127.0.0.1:PORT/…/index.git` with `net.git-fetch-with-cli`.
+    GitHttp,
 }
 
 /// One registry in a temporary directory, served over http, plus a copy of the examples
@@ -390,6 +393,7 @@ impl Registry {
         match self.protocol {
             Protocol::Sparse => self.sparse_index(),
             Protocol::Git => self.git_index(),
+            Protocol::GitHttp => format!("{}/index.git", self.server.base_url()),
         }
     }
 
@@ -511,8 +515,13 @@ impl Registry {
         fs::write(
             dir.join(".cargo/config.toml"),
             format!(
-                "[registries.{REGISTRY_NAME}]\nindex = \"{}\"\n",
-                self.index_url()
+                "[registries.{REGISTRY_NAME}]\nindex = \"{}\"\n{}",
+                self.index_url(),
+                if self.protocol == Protocol::GitHttp {
+                    "[net]\ngit-fetch-with-cli = true\n"
+                } else {
+                    ""
+                }
             ),
         )
         .expect("write .cargo/config.toml");

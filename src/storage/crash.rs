@@ -1,0 +1,17 @@
+//! Crash points, so tests can kill ktra at each step of a change and check that the registry
+//! stays usable. `KTRA_CRASH_AT=NAME` aborts the process (no unwinding, no cleanup, like a
+//! kill -9) when it reaches the point named NAME; without it a point costs one comparison.
+
+use std::sync::OnceLock;
+
+pub const ENV: &str = "KTRA_CRASH_AT";
+
+/// Aborts here if this is the point named in `KTRA_CRASH_AT`.
+pub fn point(name: &str) {
+    static WANTED: OnceLock<Option<String>> = OnceLock::new();
+    let wanted = WANTED.get_or_init(|| std::env::var(ENV).ok());
+    if wanted.as_deref() == Some(name) {
+        eprintln!("ktra: crashing at `{name}` ({ENV})");
+        std::process::abort();
+    }
+}
