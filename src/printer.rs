@@ -16,6 +16,10 @@ impl Printer {
         Self { quiet, color }
     }
 
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")

@@ -54,7 +54,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<()> {
             let opts = PackageOptions {
                 no_verify: args.no_verify,
                 allow_dirty: args.allow_dirty,
-                quiet: false,
+                quiet: ctx.printer.is_quiet(),
             };
             let packaged = package_dir(&reg.store.public_dir(), &reg.config.name, path, &opts)?;
             let mut inputs = packaged.files.into_iter().map(CrateInput::file).collect();

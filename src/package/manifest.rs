@@ -173,16 +173,7 @@ fn dependency(
             .and_then(Value::as_bool)
             .unwrap_or(default)
     };
-    let features = table
-        .get("features")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let features = strings(table.get("features"));
     let registry = if let Some(url) = table.get("registry-index").and_then(Value::as_str) {
         (!me.is_same(url)).then(|| url.to_owned())
     } else if let Some(reg) = table.get("registry").and_then(Value::as_str) {
@@ -217,19 +208,21 @@ fn read_features(doc: &Table) -> FeatureMap {
     };
     table
         .iter()
-        .map(|(k, v)| {
-            let vals = v
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
-            (k.clone(), vals)
-        })
+        .map(|(k, v)| (k.clone(), strings(Some(v))))
         .collect()
+}
+
+/// The strings of a TOML array (anything else reads as empty).
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
