@@ -8,7 +8,7 @@ use crate::storage::{Area, Store};
 use anyhow::{Context, Result, bail};
 use std::io::{BufWriter, Read};
 use std::path::PathBuf;
-use tempfile::NamedTempFile;
+use tempfile::TempPath;
 
 /// Where a crate's bytes come from: a file (CLI) or a request body (receiver).
 pub enum CrateSource {
@@ -36,7 +36,8 @@ pub struct Prepared {
     pub label: String,
     pub entry: IndexPackage,
     pub size: u64,
-    pub temp: NamedTempFile,
+    /// Closed, so that many prepared crates do not hold many open files.
+    pub temp: TempPath,
 }
 
 pub struct InspectOptions<'a> {
@@ -98,7 +99,7 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         label: input.label,
         entry,
         size: inspection.size,
-        temp,
+        temp: temp.into_temp_path(),
     })
 }
 

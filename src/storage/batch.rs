@@ -9,11 +9,11 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
-use tempfile::NamedTempFile;
+use tempfile::TempPath;
 
 pub struct Batch<'a> {
     store: &'a Store,
-    staged: Vec<(Area, String, NamedTempFile)>,
+    staged: Vec<(Area, String, TempPath)>,
     name: &'static str,
 }
 
@@ -37,12 +37,14 @@ impl<'a> Batch<'a> {
         let mut tmp = self.store.temp_file()?;
         tmp.write_all(bytes)
             .with_context(|| format!("failed to write a temporary file for `{key}`"))?;
-        self.staged.push((area, key.to_owned(), tmp));
+        // Closed now: a batch can hold more files than a process may keep open.
+        self.staged
+            .push((area, key.to_owned(), tmp.into_temp_path()));
         Ok(())
     }
 
     /// Stages an already written temporary file (from [`Store::temp_file`]) to become `key`.
-    pub fn put_file(&mut self, area: Area, key: &str, tmp: NamedTempFile) {
+    pub fn put_file(&mut self, area: Area, key: &str, tmp: TempPath) {
         self.staged.push((area, key.to_owned(), tmp));
     }
 

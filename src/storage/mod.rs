@@ -94,11 +94,19 @@ impl Store {
 
     /// A new temporary file in the private area, on the same file system as the tree, to be
     /// moved into place by a [`Batch`].
+    /// Created readable by all (0644 before the umask): it becomes a served file.
     pub fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
         let dir = self.tmp_dir();
-        fs::create_dir_all(&dir)
-            .with_context(|| format!("failed to create `{}`", dir.display()))?;
-        tempfile::NamedTempFile::new_in(&dir)
+        let create = || {
+            tempfile::Builder::new()
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .tempfile_in(&dir)
+        };
+        create()
+            .or_else(|_| {
+                fs::create_dir_all(&dir)?;
+                create()
+            })
             .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))
     }
 

@@ -644,3 +644,26 @@ fn a_crash_during_yank_or_remove_leaves_a_registry_that_verifies() {
         reg.ktra(&["verify"]).success();
     }
 }
+
+#[test]
+fn served_files_are_readable_by_a_web_server_and_state_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let reg = Reg::new(true);
+    let k = reg.krate("readable", "1.0.0", "");
+    reg.ktra(&["add", &k]).success();
+    let mode = |p: &str| fs::metadata(reg.root.join(p)).unwrap().permissions().mode() & 0o777;
+    for served in [
+        "public/crates/readable-1.0.0.crate",
+        "public/index/re/ad/readable",
+        "public/index/config.json",
+        "public/index.git/info/refs",
+    ] {
+        assert_eq!(
+            mode(served) & 0o044,
+            0o044,
+            "{served} has mode {:o}",
+            mode(served)
+        );
+    }
+    assert_eq!(mode("state"), 0o700, "state/ has mode {:o}", mode("state"));
+}
