@@ -68,6 +68,7 @@ impl GitIndex {
         } else {
             None
         };
+        let mut written = Vec::new();
         let mut root = BTreeMap::new();
         for (path, content) in changes {
             let oid = match content {
@@ -78,6 +79,7 @@ impl GitIndex {
                 ),
                 None => None,
             };
+            written.extend(oid);
             insert(&mut root, path, oid)?;
         }
         let parent = match self.head() {
@@ -92,7 +94,7 @@ impl GitIndex {
             (Some(c), false) => Some(c.tree().context("failed to read the git index tree")?),
             _ => None,
         };
-        let tree_oid = match self.apply(base, &root)? {
+        let tree_oid = match self.apply(base, &root, &mut written)? {
             Some(oid) => oid,
             None => self.repo.treebuilder(None)?.write()?,
         };
@@ -109,14 +111,10 @@ impl GitIndex {
             .repo
             .commit(None, &sig, &sig, message, &tree, &parents)
             .context("failed to write a git commit")?;
-        if let Some(mempack) = &mempack {
-            let mut pack = git2::Buf::new();
-            mempack
-                .dump(&self.repo, &mut pack)
-                .context("failed to build a git pack")?;
-            let mut writer = odb.packwriter().context("failed to write a git pack")?;
-            std::io::Write::write_all(&mut writer, &pack).context("failed to write a git pack")?;
-            writer.commit().context("failed to write a git pack")?;
+        if mempack.is_some() {
+            written.push(tree_oid);
+            written.push(commit);
+            super::git_pack::write(&odb, &written)?;
         }
         // Objects reach the disk before the branch points at them.
         store.sync()?;
@@ -133,6 +131,7 @@ impl GitIndex {
         &self,
         base: Option<Tree<'_>>,
         children: &BTreeMap<String, Node>,
+        written: &mut Vec<Oid>,
     ) -> Result<Option<Oid>> {
         let mut tb = self.repo.treebuilder(base.as_ref())?;
         for (name, node) in children {
@@ -152,7 +151,7 @@ impl GitIndex {
                         }
                         _ => None,
                     };
-                    match self.apply(existing, sub)? {
+                    match self.apply(existing, sub, written)? {
                         Some(oid) => {
                             tb.insert(name, oid, 0o040000)?;
                         }
@@ -168,7 +167,9 @@ impl GitIndex {
         if tb.is_empty() {
             Ok(None)
         } else {
-            Ok(Some(tb.write()?))
+            let oid = tb.write()?;
+            written.push(oid);
+            Ok(Some(oid))
         }
     }
 
