@@ -265,8 +265,13 @@ class Bench:
             # like half the synthetic crates: a dependency on a crate of the same registry
             return synth.write_crate(files_dir, name, "1.0.0", dep=taken[0], index_url=SYNTH_INDEX)
 
+        # The crate added depends on a crate of the registry (ktra refuses a dependency the
+        # registry cannot satisfy), so the "empty" registry holds just that one crate.
+        dep_file = synth.write_crate(files_dir, taken[0], "1.0.0")
+
         def add_empty(rss=False):
             self.init(empty, url=SYNTH_URL, name="synth")
+            run(self.ktra_cmd(empty, "-q", "add", dep_file))
             f = one_crate()
             os.sync()
             cmd = self.ktra_cmd(empty, "-q", "add", f)

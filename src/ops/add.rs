@@ -172,8 +172,54 @@ fn plan(reg: &Registry, prepared: Vec<Prepared>) -> Result<Plan> {
             plan.new.push((crate_name, fresh));
         }
     }
+    check_dependencies(reg, &plan)?;
     plan.new = super::order::dependency_order(plan.new);
     Ok(plan)
+}
+
+/// Every dependency on this registry must be satisfiable by a version already in it or added
+/// in the same call (crates.io refuses a dependency on a crate it does not have). Reads only the
+/// index files of the crates depended on.
+fn check_dependencies(reg: &Registry, plan: &Plan) -> Result<()> {
+    let mut known: HashMap<String, Vec<semver::Version>> = HashMap::new();
+    for (crate_name, list) in &plan.new {
+        known
+            .entry(crate_name.clone())
+            .or_default()
+            .extend(list.iter().map(version));
+    }
+    for (_, list) in &plan.new {
+        for p in list {
+            for dep in p.entry.deps.iter().filter(|d| d.registry.is_none()) {
+                let target = dep.package_name();
+                if !known.contains_key(target) {
+                    let versions = match reg.store.read(Area::Public, &keys::index(target))? {
+                        Some(bytes) => IndexFile::parse(&bytes)
+                            .map(|f| {
+                                f.lines
+                                    .into_iter()
+                                    .filter(|l| l.head.name == target)
+                                    .map(|l| l.version)
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        None => Vec::new(),
+                    };
+                    known.insert(target.to_owned(), versions);
+                }
+                let req = semver::VersionReq::parse(&dep.req)
+                    .expect("checked when the manifest was read");
+                if !known[target].iter().any(|v| req.matches(v)) {
+                    bail!(
+                        "failed to add `{}`: it depends on `{target} {}` from this registry, which has no matching version (add that first, or in the same call)",
+                        p.label,
+                        dep.req
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An existing crate whose name equals `crate_name` ignoring case and `-`/`_`. Looks only in

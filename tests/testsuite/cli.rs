@@ -283,6 +283,22 @@ fn bad_crates_are_refused_with_a_reason_and_change_nothing() {
             "named `named-wrong-9.9.9.crate`",
         ),
         (
+            Staged::krate(
+                "needs-ghost",
+                "1.0.0",
+                "[dependencies.ghost]\nversion = \"1\"\nregistry-index = \"sparse+http://127.0.0.1:9/r/index/\"\n",
+            ),
+            "depends on `ghost ^1` from this registry, which has no matching version",
+        ),
+        (
+            Staged::krate(
+                "needs-newer",
+                "1.0.0",
+                "[dependencies.foo-bar]\nversion = \"2\"\nregistry-index = \"sparse+http://127.0.0.1:9/r/index/\"\n",
+            ),
+            "depends on `foo-bar ^2` from this registry, which has no matching version",
+        ),
+        (
             Staged::Path("/nonexistent/x.crate".to_owned()),
             "failed to read `/nonexistent/x.crate`",
         ),
