@@ -2,6 +2,7 @@
 //! [`Registry`](crate::registry::Registry) and does its work through `storage`.
 
 pub mod add;
+mod add_plan;
 pub mod init;
 pub mod inspect;
 pub mod list;
