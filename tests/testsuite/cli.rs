@@ -683,3 +683,29 @@ fn served_files_are_readable_by_a_web_server_and_state_is_private() {
     }
     assert_eq!(mode("state"), 0o700, "state/ has mode {:o}", mode("state"));
 }
+
+#[test]
+fn index_aliases_make_an_old_registry_url_mean_this_registry() {
+    let reg = Reg::new(false);
+    let base = reg.krate("base", "1.0.0", "");
+    let dep = "[dependencies.base]\nversion = \"1\"\nregistry-index = \"sparse+https://old.example/index/\"\n";
+    let user = reg.krate("user", "1.0.0", dep);
+    reg.ktra(&["add", &base, &user]).success();
+    assert!(
+        reg.index_line("us/er/user")
+            .contains("\"registry\":\"sparse+https://old.example/index/\"")
+    );
+    let settings = reg.root.join("ktra.toml");
+    let text = fs::read_to_string(&settings).unwrap();
+    fs::write(
+        &settings,
+        format!("index-aliases = [\"sparse+https://old.example/index\"]\n{text}"),
+    )
+    .unwrap();
+    let user2 = reg.krate("user", "1.1.0", dep);
+    reg.ktra(&["add", &user2]).success();
+    let line = reg.index_line("us/er/user");
+    let second = line.lines().nth(1).unwrap();
+    assert!(!second.contains("\"registry\""), "{second}");
+    reg.ktra(&["verify"]).success();
+}
