@@ -131,7 +131,9 @@ fn check_index_file(
             }
         };
         if let Err(e) = name::CrateName::new(&pkg.name) {
+            // Not a name: never turned into a path.
             problems.push(format!("{at}: {e}"));
+            continue;
         }
         if format!("index/{}", path::index_path(&pkg.name)) != key {
             problems.push(format!(

@@ -368,6 +368,15 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
         "{}",
         out.describe()
     );
+    for escape in ["../../ktra.toml@1.0.0", "a/b@1.0.0"] {
+        let out = reg.ktra(&["yank", escape]);
+        assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+        assert!(
+            out.stderr.contains("is not a crate name"),
+            "{}",
+            out.describe()
+        );
+    }
     let out = reg.ktra(&["yank", "ghost@1.0.0"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
