@@ -100,6 +100,7 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             })
             .collect(),
         index_files: plan.new.iter().map(|(n, _)| keys::index(n)).collect(),
+        ..Journal::default()
     };
     writer.journal(&journal)?;
 

@@ -72,15 +72,18 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
         by_crate.entry(entry.name.clone()).or_default().push(entry);
     }
     let versions = by_crate.values().map(Vec::len).sum();
+    let mut canonicals = std::collections::HashSet::new();
+    for crate_name in by_crate.keys() {
+        if !canonicals.insert(name::canonical(crate_name)) {
+            bail!("crate `{crate_name}` collides with another crate ignoring case and `-`/`_`");
+        }
+    }
     writer.journal(&Journal {
         op: "rebuild".into(),
+        whole_git: true,
         ..Journal::default()
     })?;
-    let mut batch = store.batch();
-    let mut git_changes = vec![(
-        "config.json".to_owned(),
-        Some(reg.registry_config().to_bytes()),
-    )];
+    let mut batch = store.batch().named("rebuild");
     batch.put(
         Area::Public,
         keys::CONFIG_JSON,
@@ -88,7 +91,6 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
     )?;
     batch.put(Area::Public, ".nojekyll", b"")?;
     let mut wanted_index = std::collections::HashSet::new();
-    let mut canonicals = std::collections::HashSet::new();
     for (crate_name, mut list) in by_crate {
         list.sort_by(|a, b| (&a.pubtime, a.version()).cmp(&(&b.pubtime, b.version())));
         let mut bytes = Vec::new();
@@ -97,11 +99,7 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
             bytes.push(b'\n');
         }
         let key = keys::index(&crate_name);
-        if !canonicals.insert(name::canonical(&crate_name)) {
-            bail!("crate `{crate_name}` collides with another crate ignoring case and `-`/`_`");
-        }
         batch.put(Area::Public, &key, &bytes)?;
-        git_changes.push((key.trim_start_matches("index/").to_owned(), Some(bytes)));
         wanted_index.insert(key);
     }
     batch
@@ -114,12 +112,8 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
         store.remove(Area::Public, key)?;
     }
     store.sync()?;
-    if let Some(git) = reg.git()? {
-        git.commit(store, &git_changes, "Rebuild the index", true)?;
-        if let Some(remote) = &reg.config.git.remote {
-            git.push(remote)?;
-        }
-    }
+    crate::storage::crash::point("before-git");
+    writer.sync_git_whole("Rebuild the index")?;
     writer.done()?;
     Ok(RebuildReport {
         crates: wanted_index.len(),

@@ -46,6 +46,7 @@ pub fn remove(
             key: crate_key.clone(),
         }],
         index_files: vec![key.clone()],
+        ..Journal::default()
     })?;
     if file.is_empty() {
         reg.store.remove(Area::Public, &key)?;

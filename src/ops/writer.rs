@@ -48,7 +48,11 @@ impl<'a> Writer<'a> {
             }
         }
         store.sync()?;
-        self.sync_git(&journal.index_files, "Complete an interrupted change")?;
+        if journal.whole_git {
+            self.sync_git_whole("Complete an interrupted rebuild")?;
+        } else {
+            self.sync_git(&journal.index_files, "Complete an interrupted change")?;
+        }
         Journal::finish(store)?;
         clean_temp(store.tmp_dir());
         Ok(())
@@ -61,6 +65,25 @@ impl<'a> Writer<'a> {
     pub fn done(&self) -> Result<()> {
         crate::storage::crash::point("before-finish");
         Journal::finish(&self.reg.store)
+    }
+
+    /// Replaces the git index's tree with every sparse index file and `config.json`, and
+    /// pushes it when a remote is set.
+    pub fn sync_git_whole(&self, message: &str) -> Result<()> {
+        let Some(git) = self.reg.git()? else {
+            return Ok(());
+        };
+        let mut changes = Vec::new();
+        for key in self.reg.store.walk(Area::Public, "index")? {
+            let rel = key.strip_prefix("index/").unwrap_or(&key).to_owned();
+            changes.push((rel, self.reg.store.read(Area::Public, &key)?));
+        }
+        git.commit(&self.reg.store, &changes, message, true)
+            .context("failed to rebuild the git index")?;
+        if let Some(remote) = &self.reg.config.git.remote {
+            git.push(remote)?;
+        }
+        Ok(())
     }
 
     /// Commits the current content of these sparse keys (`index/...`) to the git index and

@@ -16,6 +16,9 @@ pub struct Journal {
     pub crate_files: Vec<PendingCrate>,
     /// Index files (relative to `index/`) whose git copy may be stale.
     pub index_files: Vec<String>,
+    /// The whole git index may be stale (a rebuild was interrupted).
+    #[serde(default)]
+    pub whole_git: bool,
 }
 
 /// A crate file written by the change, and the version whose line makes it legitimate.

@@ -641,13 +641,16 @@ fn a_crash_at_any_point_of_an_add_leaves_a_registry_that_verifies() {
 }
 
 #[test]
-fn a_crash_during_yank_or_remove_leaves_a_registry_that_verifies() {
+fn a_crash_during_yank_remove_or_rebuild_leaves_a_registry_that_verifies() {
     for (op, point) in [
         ("yank", "index-synced"),
         ("yank", "before-git"),
         ("yank", "git-ref"),
         ("remove", "before-crate-removal"),
         ("remove", "before-git"),
+        ("rebuild", "rebuild-synced"),
+        ("rebuild", "rebuild-partial"),
+        ("rebuild", "before-git"),
     ] {
         let reg = Reg::new(true);
         let k = reg.krate("victim", "1.0.0", "");
@@ -655,8 +658,17 @@ fn a_crash_during_yank_or_remove_leaves_a_registry_that_verifies() {
         if op == "remove" {
             reg.ktra(&["yank", "victim@1.0.0"]).success();
         }
-        let out = reg.ktra_crashing(point, &[op, "victim@1.0.0"]);
-        assert!(!out.status.success(), "{op} {point}: {}", out.describe());
+        let args = if op == "rebuild" {
+            vec![op]
+        } else {
+            vec![op, "victim@1.0.0"]
+        };
+        let out = reg.ktra_crashing(point, &args);
+        assert!(
+            !out.status.success() && out.stderr.contains(&format!("crashing at `{point}`")),
+            "{op} {point}: {}",
+            out.describe()
+        );
         reg.ktra(&["verify"]).success();
         reg.ktra(&["list"]).success();
         reg.ktra(&["verify"]).success();
