@@ -730,3 +730,62 @@ fn index_aliases_make_an_old_registry_url_mean_this_registry() {
     assert!(!second.contains("\"registry\""), "{second}");
     reg.ktra(&["verify"]).success();
 }
+
+#[test]
+fn a_bulk_add_is_one_git_commit_that_git_can_clone_over_dumb_http() {
+    let reg = Reg::new(true);
+    let dir = reg.files.join("many");
+    fs::create_dir_all(&dir).unwrap();
+    // More files than one commit writes as loose objects: this commit is written as a pack.
+    for i in 0..40 {
+        let name = format!("bulk{i:02}");
+        fs::write(
+            dir.join(format!("{name}-1.0.0.crate")),
+            simple(&name, "1.0.0", ""),
+        )
+        .unwrap();
+    }
+    reg.ktra(&["add", dir.to_str().unwrap()]).success();
+    let git_dir = reg.root.join("public/index.git");
+    let packs = fs::read_to_string(git_dir.join("objects/info/packs")).unwrap();
+    assert!(
+        packs.starts_with("P pack-"),
+        "objects/info/packs: {packs:?}"
+    );
+    let server =
+        crate::support::Server::start(&reg.root.join("public"), reg.files.join("http.log"), "");
+    let clone = reg.files.join("clone");
+    let out = Command::new("git")
+        .args(["clone", "-q", &format!("{}/index.git", server.base_url())])
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = Command::new("git")
+        .arg("-C")
+        .arg(&clone)
+        .args(["log", "--format=%s"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "Add 40 versions of 40 crates\nCreate the registry\n"
+    );
+    for i in 0..40 {
+        let name = format!("bulk{i:02}");
+        let path = clone.join(ktra::index::path::index_path(&name));
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            fs::read(
+                reg.root
+                    .join("public/index")
+                    .join(ktra::index::path::index_path(&name))
+            )
+            .unwrap()
+        );
+    }
+}
