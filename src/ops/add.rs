@@ -11,6 +11,8 @@ use crate::registry::{Registry, keys};
 use crate::storage::{Area, Journal, PendingCrate};
 use anyhow::{Context, Result, anyhow};
 use rayon::prelude::*;
+use std::collections::HashMap;
+use tempfile::TempPath;
 
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
@@ -38,9 +40,11 @@ pub fn add_crates(
     printer: Printer,
 ) -> Result<Vec<AddedCrate>> {
     let identity = reg.identity(&opts.same_registry_urls);
+    let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let iopts = InspectOptions {
         identity: &identity,
         max_size: opts.max_size,
+        pubtime: &pubtime,
     };
     let bar = printer.progress(inputs.len() as u64, "Inspecting");
     let results: Vec<Result<Prepared>> = inputs
@@ -86,7 +90,6 @@ fn all_or_nothing(results: Vec<Result<Prepared>>) -> Result<Vec<Prepared>> {
 
 fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     let reg = writer.reg;
-    let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let journal = Journal {
         op: "add".into(),
         crate_files: plan
@@ -106,12 +109,20 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
 
     // 1. Crate files, durable before any index line points at them.
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    let mut ahead: HashMap<String, TempPath> = HashMap::new();
     let mut crates = reg.store.batch().named("crates");
-    for (crate_name, list) in plan.new {
+    for (crate_name, mut list) in plan.new {
         let mut new_lines = Vec::with_capacity(list.len());
+        let key = keys::index(&crate_name);
+        // The index file written ahead is right only for a new crate with one version.
+        if list.len() == 1
+            && plan.existing.get(&key).is_none_or(|f| f.is_empty())
+            && let Some(t) = list[0].index_temp.take()
+        {
+            ahead.insert(key, t);
+        }
         for p in list {
-            let mut entry = p.entry;
-            entry.pubtime = Some(pubtime.clone());
+            let entry = p.entry;
             crates.put_file(
                 Area::Public,
                 &keys::crate_file(&entry.name, &entry.vers),
@@ -130,6 +141,10 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     let mut index = reg.store.batch().named("index");
     for (crate_name, new_lines) in &lines {
         let key = keys::index(crate_name);
+        if let Some(t) = ahead.remove(&key) {
+            index.put_file(Area::Public, &key, t);
+            continue;
+        }
         let mut file = plan.existing.remove(&key).unwrap_or_default();
         for line in new_lines {
             file.push(line.clone())

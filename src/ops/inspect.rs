@@ -6,7 +6,7 @@ use crate::index::{CrateName, IndexPackage};
 use crate::package::{archive, manifest};
 use crate::storage::{Area, Store};
 use anyhow::{Context, Result, bail};
-use std::io::{BufWriter, Read};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use tempfile::TempPath;
 
@@ -38,11 +38,17 @@ pub struct Prepared {
     pub size: u64,
     /// Closed, so that many prepared crates do not hold many open files.
     pub temp: TempPath,
+    /// The crate's index file as it will be if this is its first and only version, written
+    /// ahead so that file creation overlaps other crates' inspection (`None` when the crate
+    /// already had an index file).
+    pub index_temp: Option<TempPath>,
 }
 
 pub struct InspectOptions<'a> {
     pub identity: &'a manifest::RegistryIdentity,
     pub max_size: Option<u64>,
+    /// Publication time of every version this call adds.
+    pub pubtime: &'a str,
 }
 
 pub fn prepare(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) -> Result<Prepared> {
@@ -94,12 +100,22 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
     entry.cksum = inspection.cksum;
     // The folder of its index file, made now so that the (slow) directory creation overlaps
     // the inspection of other crates. An empty folder changes nothing for cargo.
-    store.make_parent(Area::Public, &crate::registry::keys::index(&entry.name))?;
+    let index_key = crate::registry::keys::index(&entry.name);
+    store.make_parent(Area::Public, &index_key)?;
+    entry.pubtime = Some(opts.pubtime.to_owned());
+    let index_temp = if store.exists(Area::Public, &index_key) {
+        None
+    } else {
+        let mut t = store.temp_file()?;
+        writeln!(t, "{}", entry.to_line()).context("failed to write a temporary index file")?;
+        Some(t.into_temp_path())
+    };
     Ok(Prepared {
         label: input.label,
         entry,
         size: inspection.size,
         temp: temp.into_temp_path(),
+        index_temp,
     })
 }
 
