@@ -13,7 +13,8 @@ use std::process::Command;
 
 pub const DIR: &str = "index.git";
 const BRANCH: &str = "refs/heads/main";
-/// Commits touching more files than this are written as one pack instead of loose objects.
+/// Commits touching more files than this are written as one pack instead of loose objects
+/// (loose objects: cheap to add, but one file each).
 const LOOSE_LIMIT: usize = 32;
 
 /// A change to one index file: new content, or `None` to delete it.
@@ -66,14 +67,10 @@ impl GitIndex {
             .repo
             .odb()
             .context("failed to open the git object database")?;
-        let mempack = if changes.len() > LOOSE_LIMIT {
-            Some(
-                odb.add_new_mempack_backend(1000)
-                    .context("failed to prepare a git pack")?,
-            )
-        } else {
-            None
-        };
+        // New objects collect in memory; ktra writes them out itself below.
+        let _mempack = odb
+            .add_new_mempack_backend(1000)
+            .context("failed to prepare the git object store")?;
         let mut written = Vec::new();
         let mut root = BTreeMap::new();
         for (path, content) in changes {
@@ -117,10 +114,12 @@ impl GitIndex {
             .repo
             .commit(None, &sig, &sig, message, &tree, &parents)
             .context("failed to write a git commit")?;
-        if mempack.is_some() {
-            written.push(tree_oid);
-            written.push(commit);
+        written.push(tree_oid);
+        written.push(commit);
+        if changes.len() > LOOSE_LIMIT {
             super::git_pack::write(&odb, &written)?;
+        } else {
+            super::git_pack::write_loose(&odb, &self.repo.path().join("objects"), &written)?;
         }
         // Objects reach the disk before the branch points at them.
         store.sync()?;

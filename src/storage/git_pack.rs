@@ -1,19 +1,57 @@
-//! One plain pack (no deltas) for a large git commit, streamed through libgit2's own indexer.
-//! libgit2's pack builder always searches for deltas, which costs more than the whole rest of
-//! a bulk add; index files are small and the pack is written once, so a plain pack is the
-//! better trade.
+//! Writing a commit's new git objects, collected in memory by libgit2, to the repository: a
+//! large commit as one plain pack (no deltas) streamed through libgit2's own indexer, a small
+//! one as loose objects. libgit2's pack builder always searches for deltas, which costs more
+//! than the whole rest of a bulk add, and its loose objects use slow compression; index files
+//! and trees are small, so fast compression is the better trade in both cases.
 
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, write::ZlibEncoder};
 use git2::{ObjectType, Odb, Oid};
 use sha1::{Digest, Sha1};
 use std::collections::HashSet;
+use std::fs;
 use std::io::Write;
+use std::path::Path;
+
+/// Writes `oids` (read back from `odb`) as loose objects under `objects_dir`, each to a
+/// temporary file renamed into place (made durable by the caller's sync).
+pub fn write_loose(odb: &Odb<'_>, objects_dir: &Path, oids: &[Oid]) -> Result<()> {
+    for oid in unique(oids) {
+        let hex = oid.to_string();
+        let dir = objects_dir.join(&hex[..2]);
+        let path = dir.join(&hex[2..]);
+        if path.exists() {
+            continue;
+        }
+        let object = odb.read(oid).with_context(|| format!("failed to read git object {oid}"))?;
+        let kind = object.kind().str();
+        fs::create_dir_all(&dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix("tmp_obj_")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
+            .tempfile_in(&dir)
+            .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
+        let mut z = ZlibEncoder::new(tmp.as_file_mut(), Compression::fast());
+        write!(z, "{kind} {}\0", object.data().len())?;
+        z.write_all(object.data())?;
+        z.finish()?;
+        if let Err(e) = tmp.persist_noclobber(&path) {
+            if !path.exists() {
+                return Err(e.error).with_context(|| format!("failed to write git object `{}`", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unique(oids: &[Oid]) -> Vec<Oid> {
+    let mut seen = HashSet::with_capacity(oids.len());
+    oids.iter().copied().filter(|o| seen.insert(*o)).collect()
+}
 
 /// Writes `oids` (read back from `odb`) as a new pack in the repository.
 pub fn write(odb: &Odb<'_>, oids: &[Oid]) -> Result<()> {
-    let mut seen = HashSet::with_capacity(oids.len());
-    let oids: Vec<Oid> = oids.iter().copied().filter(|o| seen.insert(*o)).collect();
+    let oids = unique(oids);
     let writer = odb.packwriter().context("failed to start a git pack")?;
     let mut out = Hashing {
         inner: writer,
