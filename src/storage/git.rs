@@ -1,9 +1,11 @@
-//! The git index: the same files as the sparse index, committed with git2 into a bare repository
-//! at `public/index.git` (branch `main`), one commit per change. Only the trees on the path of a
-//! changed file are rewritten, so a commit costs the same in a registry of any size; a large
-//! change (a bulk add, a rebuild) is written as one pack rather than as loose objects. The files
-//! a dumb-HTTP git client needs (`info/refs`, `objects/info/packs`) are kept current.
+//! The git index: the same files as the sparse index, committed into a bare repository at
+//! `public/index.git` (branch `main`), one commit per change. Only the trees on the path of a
+//! changed file are rewritten, so a commit costs the same in a registry of any size. ktra builds
+//! the objects itself (`git_objects`) and writes them as loose objects, or as one pack for a
+//! large change (`git_pack`); git2 reads existing trees and moves the branch. The files a
+//! dumb-HTTP git client needs (`info/refs`, `objects/info/packs`) are kept current.
 
+use super::git_objects::{FILE_MODE, Object, TREE_MODE, TreeEntry};
 use super::{Area, Store};
 use anyhow::{Context, Result, bail};
 use git2::{ObjectType, Oid, Repository, Tree};
@@ -39,10 +41,10 @@ impl GitIndex {
     }
 
     pub fn open(path: &Path) -> Result<Self> {
-        // Every object ktra reads it wrote itself moments or changes ago, and every tree entry
-        // it inserts points at an object it just wrote: libgit2's re-hashing of objects on
-        // read and existence checks on insert only cost time here (`ktra verify` compares the
-        // whole tree with the sparse files instead).
+        // Every object ktra reads it wrote itself, and the branch always moves to a commit it
+        // just wrote: libgit2's re-hashing of objects on read and its existence check when a
+        // reference moves only cost time here (`ktra verify` compares the whole tree with the
+        // sparse files instead).
         git2::opts::strict_hash_verification(false);
         git2::opts::strict_object_creation(false);
         let repo = Repository::open_bare(path)
@@ -63,26 +65,15 @@ impl GitIndex {
         message: &str,
         replace_all: bool,
     ) -> Result<Oid> {
-        let odb = self
-            .repo
-            .odb()
-            .context("failed to open the git object database")?;
-        // New objects collect in memory; ktra writes them out itself below.
-        let _mempack = odb
-            .add_new_mempack_backend(1000)
-            .context("failed to prepare the git object store")?;
-        let mut written = Vec::new();
+        let mut objects = Vec::new();
         let mut root = BTreeMap::new();
         for (path, content) in changes {
-            let oid = match content {
-                Some(bytes) => Some(
-                    self.repo
-                        .blob(bytes)
-                        .context("failed to write a git blob")?,
-                ),
-                None => None,
-            };
-            written.extend(oid);
+            let oid = content.as_ref().map(|bytes| {
+                let blob = Object::blob(bytes.clone());
+                let oid = blob.oid;
+                objects.push(blob);
+                oid
+            });
             insert(&mut root, path, oid)?;
         }
         let parent = match self.head() {
@@ -97,9 +88,14 @@ impl GitIndex {
             (Some(c), false) => Some(c.tree().context("failed to read the git index tree")?),
             _ => None,
         };
-        let tree_oid = match self.apply(base, &root, &mut written)? {
+        let tree_oid = match self.build(base, &root, &mut objects)? {
             Some(oid) => oid,
-            None => self.repo.treebuilder(None)?.write()?,
+            None => {
+                let empty = Object::tree(Vec::new());
+                let oid = empty.oid;
+                objects.push(empty);
+                oid
+            }
         };
         if let Some(p) = parent.as_ref().filter(|p| p.tree_id() == tree_oid) {
             // Nothing new to commit, but a crash may have moved the branch without updating
@@ -107,75 +103,80 @@ impl GitIndex {
             self.write_server_info(store, p.id())?;
             return Ok(p.id());
         }
-        let tree = self.repo.find_tree(tree_oid)?;
-        let sig = git2::Signature::now("ktra", "ktra@localhost")?;
-        let parents: Vec<_> = parent.iter().collect();
-        let commit = self
-            .repo
-            .commit(None, &sig, &sig, message, &tree, &parents)
-            .context("failed to write a git commit")?;
-        written.push(tree_oid);
-        written.push(commit);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let commit = Object::commit(tree_oid, parent.as_ref().map(|p| p.id()), message, now);
+        let commit_oid = commit.oid;
+        objects.push(commit);
         if changes.len() > LOOSE_LIMIT {
-            super::git_pack::write(&odb, &written)?;
+            let odb = self
+                .repo
+                .odb()
+                .context("failed to open the git object database")?;
+            super::git_pack::write(&odb, &objects)?;
         } else {
-            super::git_pack::write_loose(&odb, &self.repo.path().join("objects"), &written)?;
+            super::git_pack::write_loose(&self.repo.path().join("objects"), &objects)?;
         }
         // Objects reach the disk before the branch points at them.
         store.sync()?;
         super::crash::point("git-objects");
         self.repo
-            .reference(BRANCH, commit, true, message)
+            .reference(BRANCH, commit_oid, true, message)
             .context("failed to move the git index branch")?;
         super::crash::point("git-ref");
-        self.write_server_info(store, commit)?;
-        Ok(commit)
+        self.write_server_info(store, commit_oid)?;
+        Ok(commit_oid)
     }
 
-    fn apply(
+    /// The tree `base` becomes with `children` applied; new trees go to `out`. `None` when it
+    /// ends up empty.
+    fn build(
         &self,
         base: Option<Tree<'_>>,
         children: &BTreeMap<String, Node>,
-        written: &mut Vec<Oid>,
+        out: &mut Vec<Object>,
     ) -> Result<Option<Oid>> {
-        let mut tb = self.repo.treebuilder(base.as_ref())?;
-        for (name, node) in children {
-            match node {
-                Node::File(Some(oid)) => {
-                    tb.insert(name, *oid, 0o100644)?;
-                }
-                Node::File(None) => {
-                    if tb.get(name)?.is_some() {
-                        tb.remove(name)?;
-                    }
-                }
-                Node::Dir(sub) => {
-                    let existing = match tb.get(name)? {
-                        Some(e) if e.kind() == Some(ObjectType::Tree) => {
-                            Some(self.repo.find_tree(e.id())?)
-                        }
-                        _ => None,
-                    };
-                    match self.apply(existing, sub, written)? {
-                        Some(oid) => {
-                            tb.insert(name, oid, 0o040000)?;
-                        }
-                        None => {
-                            if tb.get(name)?.is_some() {
-                                tb.remove(name)?;
-                            }
-                        }
-                    }
+        let mut entries: BTreeMap<String, (i32, Oid)> = BTreeMap::new();
+        if let Some(tree) = &base {
+            for e in tree.iter() {
+                if let Some(name) = e.name() {
+                    entries.insert(name.to_owned(), (e.filemode(), e.id()));
                 }
             }
         }
-        if tb.is_empty() {
-            Ok(None)
-        } else {
-            let oid = tb.write()?;
-            written.push(oid);
-            Ok(Some(oid))
+        for (name, node) in children {
+            match node {
+                Node::File(Some(oid)) => {
+                    entries.insert(name.clone(), (FILE_MODE, *oid));
+                }
+                Node::File(None) => {
+                    entries.remove(name);
+                }
+                Node::Dir(sub) => {
+                    let existing = match entries.get(name) {
+                        Some((TREE_MODE, id)) => Some(self.repo.find_tree(*id)?),
+                        _ => None,
+                    };
+                    match self.build(existing, sub, out)? {
+                        Some(oid) => entries.insert(name.clone(), (TREE_MODE, oid)),
+                        None => entries.remove(name),
+                    };
+                }
+            }
         }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let tree = Object::tree(
+            entries
+                .into_iter()
+                .map(|(name, (mode, oid))| TreeEntry { name, mode, oid })
+                .collect(),
+        );
+        let oid = tree.oid;
+        out.push(tree);
+        Ok(Some(oid))
     }
 
     /// Every file in the `main` tree, as path → blob id.

@@ -1,80 +1,82 @@
-//! Writing a commit's new git objects, collected in memory by libgit2, to the repository: a
-//! large commit as one plain pack (no deltas) streamed through libgit2's own indexer, a small
-//! one as loose objects. libgit2's pack builder always searches for deltas, which costs more
-//! than the whole rest of a bulk add, and its loose objects use slow compression; index files
-//! and trees are small, so fast compression is the better trade in both cases.
+//! Writing a commit's new git objects to the repository: a large commit as one plain pack (no
+//! deltas) streamed through libgit2's own indexer, a small one as loose objects. libgit2's pack
+//! builder always searches for deltas, which costs more than the whole rest of a bulk add, and
+//! its loose objects use slow compression; index files and trees are small, so fast compression
+//! is the better trade in both cases.
 
+use super::git_objects::Object;
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, write::ZlibEncoder};
-use git2::{ObjectType, Odb, Oid};
+use git2::{ObjectType, Odb};
 use sha1::{Digest, Sha1};
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `oids` (read back from `odb`) as loose objects under `objects_dir`, each to a
-/// temporary file renamed into place (made durable by the caller's sync).
-pub fn write_loose(odb: &Odb<'_>, objects_dir: &Path, oids: &[Oid]) -> Result<()> {
-    for oid in unique(oids) {
-        let hex = oid.to_string();
+/// Writes `objects` as loose objects under `objects_dir`, each to a temporary file renamed into
+/// place (made durable by the caller's sync).
+pub fn write_loose(objects_dir: &Path, objects: &[Object]) -> Result<()> {
+    for object in unique(objects) {
+        let hex = object.oid.to_string();
         let dir = objects_dir.join(&hex[..2]);
         let path = dir.join(&hex[2..]);
         if path.exists() {
             continue;
         }
-        let object = odb.read(oid).with_context(|| format!("failed to read git object {oid}"))?;
-        let kind = object.kind().str();
-        fs::create_dir_all(&dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+        let kind = object.kind.str();
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create `{}`", dir.display()))?;
         let mut tmp = tempfile::Builder::new()
             .prefix("tmp_obj_")
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
             .tempfile_in(&dir)
             .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
         let mut z = ZlibEncoder::new(tmp.as_file_mut(), Compression::fast());
-        write!(z, "{kind} {}\0", object.data().len())?;
-        z.write_all(object.data())?;
+        write!(z, "{kind} {}\0", object.data.len())?;
+        z.write_all(&object.data)?;
         z.finish()?;
-        if let Err(e) = tmp.persist_noclobber(&path) {
-            if !path.exists() {
-                return Err(e.error).with_context(|| format!("failed to write git object `{}`", path.display()));
-            }
+        // Another writer may have stored the same object meanwhile: that is success too.
+        if let Err(e) = tmp.persist_noclobber(&path)
+            && !path.exists()
+        {
+            return Err(e.error)
+                .with_context(|| format!("failed to write git object `{}`", path.display()));
         }
     }
     Ok(())
 }
 
-fn unique(oids: &[Oid]) -> Vec<Oid> {
-    let mut seen = HashSet::with_capacity(oids.len());
-    oids.iter().copied().filter(|o| seen.insert(*o)).collect()
+/// Each object once (a blob shared by two files is one object).
+fn unique(objects: &[Object]) -> Vec<&Object> {
+    let mut seen = HashSet::with_capacity(objects.len());
+    objects.iter().filter(|o| seen.insert(o.oid)).collect()
 }
 
-/// Writes `oids` (read back from `odb`) as a new pack in the repository.
-pub fn write(odb: &Odb<'_>, oids: &[Oid]) -> Result<()> {
-    let oids = unique(oids);
+/// Writes `objects` as a new pack in the repository (through `odb`'s indexer).
+pub fn write(odb: &Odb<'_>, objects: &[Object]) -> Result<()> {
+    let objects = unique(objects);
     let writer = odb.packwriter().context("failed to start a git pack")?;
     let mut out = Hashing {
         inner: writer,
         hash: Sha1::new(),
     };
-    let count = u32::try_from(oids.len()).context("too many objects for one git pack")?;
+    let count = u32::try_from(objects.len()).context("too many objects for one git pack")?;
     out.write_all(b"PACK")?;
     out.write_all(&2u32.to_be_bytes())?;
     out.write_all(&count.to_be_bytes())?;
-    for oid in oids {
-        let object = odb
-            .read(oid)
-            .with_context(|| format!("failed to read git object {oid}"))?;
-        let kind = match object.kind() {
+    for object in objects {
+        let oid = object.oid;
+        let kind = match object.kind {
             ObjectType::Commit => 1,
             ObjectType::Tree => 2,
             ObjectType::Blob => 3,
             ObjectType::Tag => 4,
             other => bail!("git object {oid} has unexpected type {other}"),
         };
-        out.write_all(&entry_header(kind, object.data().len()))?;
+        out.write_all(&entry_header(kind, object.data.len()))?;
         let mut z = ZlibEncoder::new(&mut out, Compression::fast());
-        z.write_all(object.data())?;
+        z.write_all(&object.data)?;
         z.finish()?;
     }
     let digest = out.hash.finalize();

@@ -17,6 +17,7 @@
 mod batch;
 pub mod crash;
 pub mod git;
+mod git_objects;
 mod git_pack;
 mod journal;
 mod lock;
