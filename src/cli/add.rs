@@ -12,6 +12,8 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct AddArgs {
+    /// A .crate file, a crate or workspace folder (packaged with `cargo package`), or a folder
+    /// of .crate files. Added in the order given.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Package folders without building them (cargo package --no-verify).
