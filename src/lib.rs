@@ -21,4 +21,5 @@ pub mod ops;
 pub mod package;
 pub mod printer;
 pub mod registry;
+pub mod server;
 pub mod storage;

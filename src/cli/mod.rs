@@ -5,6 +5,7 @@ mod add;
 mod init;
 mod list;
 mod maintain;
+mod serve;
 mod yank;
 
 use crate::printer::Printer;
@@ -57,6 +58,8 @@ enum Command {
     Rebuild(maintain::RebuildArgs),
     /// Change the URL the registry is served at (rewrites config.json only).
     SetUrl(maintain::SetUrlArgs),
+    /// Serve the registry over HTTP (public/ read-only, with caching headers).
+    Serve(serve::ServeArgs),
 }
 
 pub struct Context {
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => maintain::verify(a, &ctx),
         Command::Rebuild(a) => maintain::rebuild(a, &ctx),
         Command::SetUrl(a) => maintain::set_url(a, &ctx),
+        Command::Serve(a) => serve::run(a, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -416,3 +416,19 @@ fn a_registry_killed_mid_add_stays_usable_by_cargo() {
         reg.ktra(["verify"]).success();
     }
 }
+
+/// `ktra serve` in place of the static server: cargo resolves, downloads and builds through it.
+#[test]
+fn ktra_serve_serves_the_registry_to_cargo() {
+    let reg = Registry::new(Protocol::Sparse);
+    reg.add_all_examples();
+    yank_base_1_1(&reg);
+    let server = crate::serve::Serve::start(&reg.root);
+    reg.ktra(["set-url", &server.url()]).success();
+    let run = reg.run_consumer_at(&format!("sparse+{}/index/", server.url()), "serve");
+    assert_eq!(run.outcome.stdout, CONSUMER_STDOUT);
+    assert!(
+        run.lock_text
+            .contains(&format!("sparse+{}/index/", server.url()))
+    );
+}

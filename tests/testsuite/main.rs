@@ -5,4 +5,5 @@
 
 mod cli;
 mod e2e_cargo;
+mod serve;
 mod support;

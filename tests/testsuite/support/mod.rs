@@ -506,9 +506,13 @@ impl Registry {
     /// `.cargo/config.toml`, and runs `cargo run`. Only the config file tells cargo where the
     /// registry is.
     pub fn run_consumer(&self) -> ConsumerRun {
-        let dir = self
-            .base()
-            .join(format!("consumer-{:?}", self.protocol).to_lowercase());
+        self.run_consumer_at(&self.index_url(), &format!("{:?}", self.protocol))
+    }
+
+    /// The same with the registry at another index URL (another server for the same tree);
+    /// `tag` names the consumer's copy.
+    pub fn run_consumer_at(&self, index_url: &str, tag: &str) -> ConsumerRun {
+        let dir = self.base().join(format!("consumer-{tag}").to_lowercase());
         copy_tree(&examples_dir().join("consumer"), &dir);
         let _ = fs::remove_file(dir.join("Cargo.lock"));
         fs::create_dir_all(dir.join(".cargo")).expect("create .cargo");
@@ -516,7 +520,7 @@ impl Registry {
             dir.join(".cargo/config.toml"),
             format!(
                 "[registries.{REGISTRY_NAME}]\nindex = \"{}\"\n{}",
-                self.index_url(),
+                index_url,
                 if self.protocol == Protocol::GitHttp {
                     "[net]\ngit-fetch-with-cli = true\n"
                 } else {

@@ -1,0 +1,222 @@
+//! `ktra serve` as a static server: caching headers, conditional requests, and nothing outside
+//! `public/`; real cargo builds through it.
+
+use crate::cli::Reg;
+use crate::support::ktra_bin;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+/// A running `ktra serve` on a free loopback port; killed on drop.
+pub struct Serve {
+    child: Child,
+    pub port: u16,
+}
+
+impl Serve {
+    pub fn start(root: &std::path::Path) -> Serve {
+        let mut child = Command::new(ktra_bin())
+            .arg("-r")
+            .arg(root)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ktra serve");
+        let mut err = BufReader::new(child.stderr.take().expect("piped"));
+        let mut line = String::new();
+        err.read_line(&mut line).expect("read ktra serve output");
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut err, &mut std::io::sink());
+        });
+        Serve { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request with the path sent exactly as given (no client-side normalising).
+pub fn request(port: u16, method: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn serves_public_with_caching_headers_and_conditional_requests() {
+    let reg = Reg::new(true);
+    let k = reg.krate("served", "1.0.0", "");
+    reg.ktra(&["add", &k]).success();
+    let server = Serve::start(&reg.root);
+    let port = server.port;
+
+    let index = request(port, "GET", "/index/se/rv/served", &[]);
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.body,
+        std::fs::read(reg.root.join("public/index/se/rv/served")).unwrap()
+    );
+    assert_eq!(index.header("cache-control"), Some("public, max-age=60"));
+    let etag = index.header("etag").expect("an ETag").to_owned();
+    let modified = index
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_owned();
+
+    let again = request(
+        port,
+        "GET",
+        "/index/se/rv/served",
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let since = request(
+        port,
+        "GET",
+        "/index/se/rv/served",
+        &[("If-Modified-Since", &modified)],
+    );
+    assert_eq!(since.status, 304);
+    let other = request(
+        port,
+        "GET",
+        "/index/se/rv/served",
+        &[("If-None-Match", "\"nope\"")],
+    );
+    assert_eq!(other.status, 200);
+
+    // A change makes the old ETag stale.
+    reg.ktra(&["yank", "served@1.0.0"]).success();
+    let changed = request(
+        port,
+        "GET",
+        "/index/se/rv/served",
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(changed.status, 200);
+    assert!(String::from_utf8_lossy(&changed.body).contains("\"yanked\":true"));
+
+    let krate = request(port, "GET", "/crates/served-1.0.0.crate", &[]);
+    assert_eq!(krate.status, 200);
+    assert_eq!(
+        krate.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(krate.header("content-type"), Some("application/gzip"));
+    assert_eq!(
+        krate.body,
+        std::fs::read(reg.root.join("public/crates/served-1.0.0.crate")).unwrap()
+    );
+
+    let head = request(port, "HEAD", "/crates/served-1.0.0.crate", &[]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        head.header("content-length"),
+        krate.header("content-length")
+    );
+
+    assert_eq!(
+        request(port, "GET", "/index/no/ne/nonexistent", &[]).status,
+        404
+    );
+    assert_eq!(request(port, "POST", "/index/config.json", &[]).status, 405);
+}
+
+#[test]
+fn nothing_outside_public_is_ever_served() {
+    let reg = Reg::new(true);
+    let public = reg.root.join("public");
+    std::os::unix::fs::symlink(reg.root.join("ktra.toml"), public.join("settings-link")).unwrap();
+    std::os::unix::fs::symlink(reg.root.join("state"), public.join("state-link")).unwrap();
+    let server = Serve::start(&reg.root);
+    for path in [
+        "/../ktra.toml",
+        "/%2e%2e/ktra.toml",
+        "/%2E%2E/state/lock",
+        "/index/..%2f..%2fktra.toml",
+        "/index/%2e%2e/%2e%2e/ktra.toml",
+        "/..%5cktra.toml",
+        "/settings-link",
+        "/state-link/lock",
+        "//etc/passwd",
+    ] {
+        let reply = request(server.port, "GET", path, &[]);
+        assert_eq!(
+            reply.status,
+            404,
+            "{path}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert!(
+            !String::from_utf8_lossy(&reply.body).contains("version = 1"),
+            "{path} leaked ktra.toml"
+        );
+    }
+    assert_eq!(
+        request(server.port, "GET", "/index/config.json", &[]).status,
+        200
+    );
+}
