@@ -14,6 +14,7 @@
 //!
 //! `ops::add::add_crates` is the single path by which crates enter a registry.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod index;

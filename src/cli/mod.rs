@@ -6,6 +6,7 @@ mod init;
 mod list;
 mod maintain;
 mod serve;
+mod users;
 mod yank;
 
 use crate::printer::Printer;
@@ -60,6 +61,12 @@ enum Command {
     SetUrl(maintain::SetUrlArgs),
     /// Serve the registry over HTTP (public/ read-only, with caching headers).
     Serve(serve::ServeArgs),
+    /// Manage users (for the publish API).
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// Manage API tokens: hashed, scoped, optionally limited to crates and expiring.
+    #[command(subcommand)]
+    Token(users::TokenCommand),
 }
 
 pub struct Context {
@@ -91,6 +98,8 @@ pub fn main() -> ExitCode {
         Command::Rebuild(a) => maintain::rebuild(a, &ctx),
         Command::SetUrl(a) => maintain::set_url(a, &ctx),
         Command::Serve(a) => serve::run(a, &ctx),
+        Command::User(c) => users::user(c, &ctx),
+        Command::Token(c) => users::token(c, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

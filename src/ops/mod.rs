@@ -10,6 +10,7 @@ mod order;
 pub mod rebuild;
 pub mod remove;
 pub mod set_url;
+pub mod users;
 pub mod verify;
 mod writer;
 pub mod yank;

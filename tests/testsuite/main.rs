@@ -7,3 +7,4 @@ mod cli;
 mod e2e_cargo;
 mod serve;
 mod support;
+mod tokens;

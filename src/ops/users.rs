@@ -1,0 +1,128 @@
+//! Users and tokens, managed from the command line (there is no self-registration): add and
+//! remove users, create tokens (the secret is returned once, only its hash is kept), list and
+//! revoke them. Every change is made under the registry lock and written to the audit log.
+
+use super::writer::Writer;
+use crate::auth::{self, Scope, TokenRecord, User, store};
+use crate::printer::Printer;
+use crate::registry::Registry;
+use anyhow::{Result, anyhow, bail};
+use serde_json::json;
+use std::time::Duration;
+
+pub fn add_user(
+    reg: &Registry,
+    login: &str,
+    name: Option<String>,
+    printer: Printer,
+) -> Result<User> {
+    auth::check_login(login).map_err(|e| anyhow!(e))?;
+    let _writer = Writer::begin(reg, printer)?;
+    if store::user(&reg.store, login)?.is_some() {
+        bail!("user `{login}` already exists");
+    }
+    let id = store::users(&reg.store)?
+        .iter()
+        .map(|u| u.id)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let user = User {
+        id,
+        login: login.to_owned(),
+        name,
+        created: auth::now(),
+    };
+    store::put_user(&reg.store, &user)?;
+    store::audit(&reg.store, json!({ "event": "user-added", "login": login }))?;
+    Ok(user)
+}
+
+/// Removes a user and revokes every token of theirs.
+pub fn remove_user(reg: &Registry, login: &str, printer: Printer) -> Result<usize> {
+    let _writer = Writer::begin(reg, printer)?;
+    if store::user(&reg.store, login)?.is_none() {
+        bail!("user `{login}` does not exist");
+    }
+    let mut revoked = 0;
+    for (hash, rec) in store::tokens(&reg.store)? {
+        if rec.login == login {
+            store::remove_token(&reg.store, &hash)?;
+            store::audit(
+                &reg.store,
+                json!({ "event": "token-revoked", "login": login, "token": rec.id, "reason": "user removed" }),
+            )?;
+            revoked += 1;
+        }
+    }
+    store::remove_user(&reg.store, login)?;
+    store::audit(
+        &reg.store,
+        json!({ "event": "user-removed", "login": login }),
+    )?;
+    Ok(revoked)
+}
+
+pub struct NewToken {
+    pub login: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub crates: Vec<String>,
+    pub lifetime: Option<Duration>,
+}
+
+/// Creates a token; returns the secret (shown once) and its record.
+pub fn create_token(
+    reg: &Registry,
+    new: NewToken,
+    printer: Printer,
+) -> Result<(String, TokenRecord)> {
+    for glob in &new.crates {
+        globset::Glob::new(glob)
+            .map_err(|e| anyhow!("`--crate {glob}` is not a valid glob: {e}"))?;
+    }
+    let _writer = Writer::begin(reg, printer)?;
+    if store::user(&reg.store, &new.login)?.is_none() {
+        bail!(
+            "user `{}` does not exist (add it with `ktra user add {}`)",
+            new.login,
+            new.login
+        );
+    }
+    let secret = auth::new_token()?;
+    let hash = auth::token_hash(&secret);
+    let created = auth::now();
+    let record = TokenRecord {
+        id: hash[..12].to_owned(),
+        login: new.login,
+        name: new.name,
+        scopes: new.scopes,
+        crates: new.crates,
+        created,
+        expires: new.lifetime.map(|d| created + d.as_secs()),
+    };
+    store::put_token(&reg.store, &hash, &record)?;
+    store::audit(
+        &reg.store,
+        json!({ "event": "token-created", "login": record.login, "token": record.id, "name": record.name }),
+    )?;
+    Ok((secret, record))
+}
+
+/// Revokes the token with this id (as shown by `token list`).
+pub fn revoke_token(reg: &Registry, id: &str, printer: Printer) -> Result<TokenRecord> {
+    let _writer = Writer::begin(reg, printer)?;
+    let matches: Vec<(String, TokenRecord)> = store::tokens(&reg.store)?
+        .into_iter()
+        .filter(|(_, r)| r.id == id)
+        .collect();
+    let [(hash, record)] = matches.as_slice() else {
+        bail!("no token has the id `{id}` (see `ktra token list`)");
+    };
+    store::remove_token(&reg.store, hash)?;
+    store::audit(
+        &reg.store,
+        json!({ "event": "token-revoked", "login": record.login, "token": record.id }),
+    )?;
+    Ok(record.clone())
+}
