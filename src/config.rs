@@ -26,8 +26,15 @@ pub struct Config {
     /// Other index URLs that mean this registry (for crates packaged against an old address).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub index_aliases: Vec<String>,
+    /// Largest `.crate` the publish API accepts, in bytes.
+    #[serde(default = "default_max_crate_size")]
+    pub max_crate_size: u64,
     #[serde(default)]
     pub git: GitSettings,
+}
+
+fn default_max_crate_size() -> u64 {
+    10 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

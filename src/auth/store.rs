@@ -71,6 +71,19 @@ pub fn remove_token(store: &Store, hash: &str) -> Result<()> {
     store.sync()
 }
 
+fn owners_key(crate_name: &str) -> String {
+    format!("owners/{}.json", crate_name.to_ascii_lowercase())
+}
+
+/// The logins owning a crate, or `None` when no owner was ever recorded.
+pub fn owners(store: &Store, crate_name: &str) -> Result<Option<Vec<String>>> {
+    read_json(store, &owners_key(crate_name))
+}
+
+pub fn put_owners(store: &Store, crate_name: &str, logins: &[String]) -> Result<()> {
+    put_json(store, &owners_key(crate_name), &logins)
+}
+
 /// Appends one event to the audit log and syncs it.
 pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
     let path = store.path(Area::State, "audit.jsonl");

@@ -38,8 +38,8 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<()> {
                 return Ok(());
             }
             let opts = AddOptions {
-                max_size: None,
                 same_registry_urls: urls,
+                ..AddOptions::default()
             };
             all.extend(add_crates(&reg, std::mem::take(files), &opts, ctx.printer)?);
             Ok(())

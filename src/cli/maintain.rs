@@ -18,6 +18,9 @@ pub struct RebuildArgs {}
 pub struct SetUrlArgs {
     /// The new base URL of `public/`.
     url: String,
+    /// The new base URL of the web API (`ktra serve`), written to config.json as `api`.
+    #[arg(long)]
+    api: Option<String>,
 }
 
 pub fn verify(args: VerifyArgs, ctx: &Context) -> Result<()> {
@@ -56,5 +59,5 @@ pub fn rebuild(_: RebuildArgs, ctx: &Context) -> Result<()> {
 
 pub fn set_url(args: SetUrlArgs, ctx: &Context) -> Result<()> {
     let mut reg = ctx.open()?;
-    ops::set_url::set_url(&mut reg, &args.url, ctx.printer)
+    ops::set_url::set_url(&mut reg, &args.url, args.api.as_deref(), ctx.printer)
 }

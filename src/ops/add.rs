@@ -20,6 +20,21 @@ pub struct AddOptions {
     pub max_size: Option<u64>,
     /// Extra index URLs that mean this registry (the loopback URL used while packaging).
     pub same_registry_urls: Vec<String>,
+    /// The user publishing through the API: must own existing crates, becomes the owner of
+    /// new ones. `None` for the command line (an administrator).
+    pub publisher: Option<String>,
+    /// Refuse a version that is already in the registry even when identical (the API's rule;
+    /// the command line treats an identical file as a no-op).
+    pub reject_existing: bool,
+}
+
+/// Refusals the publish API answers with their own status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    NotOwner(String),
+    #[error("{0}")]
+    Exists(String),
 }
 
 /// What happened to one input.
@@ -60,11 +75,50 @@ pub fn add_crates(
 
     let writer = Writer::begin(reg, printer)?;
     let plan = plan(reg, prepared)?;
+    if opts.reject_existing
+        && let Some(a) = plan.unchanged.first()
+    {
+        return Err(Refusal::Exists(format!(
+            "crate version `{}@{}` is already uploaded",
+            a.name, a.vers
+        ))
+        .into());
+    }
+    let mut new_owners = Vec::new();
+    if let Some(login) = &opts.publisher {
+        for (crate_name, _) in &plan.new {
+            match crate::auth::store::owners(&reg.store, crate_name)? {
+                Some(owners) if owners.iter().any(|o| o == login) => {}
+                Some(_) => {
+                    return Err(Refusal::NotOwner(format!(
+                        "`{login}` is not an owner of crate `{crate_name}`"
+                    ))
+                    .into());
+                }
+                None if plan
+                    .existing
+                    .get(&keys::index(crate_name))
+                    .is_some_and(|f| !f.is_empty()) =>
+                {
+                    return Err(Refusal::NotOwner(format!(
+                        "crate `{crate_name}` has no owners; an administrator can add one with `ktra owner add {crate_name} {login}`"
+                    ))
+                    .into());
+                }
+                None => new_owners.push(crate_name.clone()),
+            }
+        }
+    }
     let report: Vec<AddedCrate> = plan.report();
     if plan.new.is_empty() {
         return Ok(report);
     }
     write(&writer, plan)?;
+    if let Some(login) = &opts.publisher {
+        for crate_name in new_owners {
+            crate::auth::store::put_owners(&reg.store, &crate_name, std::slice::from_ref(login))?;
+        }
+    }
     Ok(report)
 }
 

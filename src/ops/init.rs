@@ -33,6 +33,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         api: opts.api,
         auth_required: opts.auth_required,
         index_aliases: Vec::new(),
+        max_crate_size: 10 * 1024 * 1024,
         git: GitSettings {
             enabled: opts.git,
             remote: None,

@@ -20,6 +20,8 @@ pub struct CrateInput {
     /// How to name this input in messages (the file path, or `name@version` for a publish).
     pub label: String,
     pub source: CrateSource,
+    /// The name and version a publish request claims; the package must agree.
+    pub expect: Option<(String, String)>,
 }
 
 impl CrateInput {
@@ -27,6 +29,7 @@ impl CrateInput {
         Self {
             label: path.display().to_string(),
             source: CrateSource::File(path),
+            expect: None,
         }
     }
 }
@@ -96,6 +99,16 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
             entry.name,
             entry.vers
         );
+    }
+    if let Some((name, vers)) = &input.expect {
+        let same_version = semver::Version::parse(vers).is_ok_and(|v| v.to_string() == entry.vers);
+        if *name != entry.name || !same_version {
+            bail!(
+                "the publish request names `{name}` version `{vers}`, but the packaged `Cargo.toml` says `{}` version `{}`",
+                entry.name,
+                entry.vers
+            );
+        }
     }
     entry.cksum = inspection.cksum;
     // The folder of its index file, made now so that the (slow) directory creation overlaps

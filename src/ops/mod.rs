@@ -7,6 +7,7 @@ pub mod init;
 pub mod inspect;
 pub mod list;
 mod order;
+pub mod owners;
 pub mod rebuild;
 pub mod remove;
 pub mod set_url;

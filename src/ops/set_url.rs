@@ -8,14 +8,22 @@ use crate::registry::{Registry, keys};
 use crate::storage::{Area, Journal};
 use anyhow::{Context, Result};
 
-pub fn set_url(reg: &mut Registry, url: &str, printer: Printer) -> Result<()> {
+/// Moves the registry to `url`, and its web API to `api` when given.
+pub fn set_url(reg: &mut Registry, url: &str, api: Option<&str>, printer: Printer) -> Result<()> {
     let url = url.trim_end_matches('/').to_owned();
     config::check_url(&url).context("invalid URL")?;
+    let api = api.map(|a| a.trim_end_matches('/').to_owned());
+    if let Some(a) = &api {
+        config::check_url(a).context("invalid `--api` URL")?;
+    }
     let mut next = Registry {
         config: reg.config.clone(),
         store: reg.store.clone(),
     };
     next.config.url = url;
+    if api.is_some() {
+        next.config.api = api;
+    }
     {
         let writer = Writer::begin(reg, printer)?;
         writer.journal(&Journal {

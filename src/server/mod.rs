@@ -1,9 +1,13 @@
-//! `ktra serve`: the optional receiver. For now it serves `public/` read-only with correct
-//! caching; the web API (publish, yank, owners, search, tokens) comes next. The tokio runtime
+//! `ktra serve`: the optional receiver. It serves `public/` read-only with correct caching, and
+//! cargo's web API (publish, yank, owners, search) with hashed, scoped tokens. The tokio runtime
 //! exists only inside [`run`]; every other command stays synchronous.
 
+mod api;
+mod auth;
+mod error;
 mod files;
 mod paths;
+mod publish_body;
 
 use crate::printer::Printer;
 use crate::registry::Registry;
@@ -19,13 +23,27 @@ use std::sync::Arc;
 struct AppState {
     /// Canonical path of `public/`.
     public: PathBuf,
+    reg: Arc<Registry>,
 }
 
 /// The whole HTTP interface, constructible without a socket.
-fn router(public: PathBuf) -> Router {
+fn router(public: PathBuf, reg: Arc<Registry>) -> Router {
+    use axum::routing::{delete, get, put};
     Router::new()
+        .route("/api/v1/crates/new", put(api::publish))
+        .route("/api/v1/crates/{name}/{version}/yank", delete(api::yank))
+        .route("/api/v1/crates/{name}/{version}/unyank", put(api::unyank))
+        .route(
+            "/api/v1/crates/{name}/owners",
+            get(api::owners)
+                .put(api::add_owners)
+                .delete(api::remove_owners),
+        )
+        .route("/api/v1/crates", get(api::search))
+        .route("/me", get(api::me))
         .fallback(file)
-        .with_state(Arc::new(AppState { public }))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(Arc::new(AppState { public, reg }))
 }
 
 async fn file(
@@ -52,7 +70,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, printer: Printer) -> Result<()> {
             .with_context(|| format!("failed to listen on {listen}"))?;
         let bound = listener.local_addr()?;
         printer.status("Serving", format!("{} at http://{bound}", public.display()));
-        axum::serve(listener, router(public))
+        axum::serve(listener, router(public, api::open(reg)))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -432,3 +432,232 @@ fn ktra_serve_serves_the_registry_to_cargo() {
             .contains(&format!("sparse+{}/index/", server.url()))
     );
 }
+
+/// Real cargo against `ktra serve`'s web API: login, publish (a crate, then one depending on
+/// it), yank and undo, owners, search; and the refusals cargo must show with our message.
+#[test]
+fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
+    let reg = Registry::new(Protocol::Sparse);
+    let server = crate::serve::Serve::start(&reg.root);
+    let url = server.url();
+    reg.ktra(["set-url", &url, "--api", &url]).success();
+    reg.ktra(["user", "add", "alice"]).success();
+    reg.ktra(["user", "add", "bob"]).success();
+    let alice = reg
+        .ktra(["token", "create", "alice"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let bob = reg
+        .ktra(["token", "create", "bob"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let yank_only = reg
+        .ktra(["token", "create", "alice", "--scope", "yank"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let owner_token = reg
+        .ktra([
+            "token",
+            "create",
+            "alice",
+            "--name",
+            "owners",
+            "--scope",
+            "change-owners",
+        ])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let index = format!("sparse+{url}/index/");
+    let cargo = |dir: &std::path::Path, args: &[&str], token: Option<&str>| {
+        let mut cmd = reg.cargo_command();
+        cmd.current_dir(dir)
+            .env(crate::support::registry_env_var(), &index)
+            .args(args);
+        cmd.env("CARGO_TARGET_DIR", reg.base().join("publish-target"));
+        match token {
+            Some(t) => cmd.env("CARGO_REGISTRIES_DEMO_TOKEN", t),
+            None => cmd.env_remove("CARGO_REGISTRIES_DEMO_TOKEN"),
+        };
+        run(cmd, &reg.logs)
+    };
+    let base = reg.example("demo-base");
+
+    // `cargo login` stores alice's token; publish uses it.
+    cargo(&base, &["login", "--registry", "demo", &alice], None).success();
+    cargo(
+        &base,
+        &["publish", "--registry", "demo", "--allow-dirty"],
+        None,
+    )
+    .success();
+    assert_eq!(reg.index_entry("demo-base", "1.0.0")["name"], "demo-base");
+    let sys = reg.example("demo-sys");
+    cargo(
+        &sys,
+        &[
+            "publish",
+            "--registry",
+            "demo",
+            "--allow-dirty",
+            "--no-verify",
+        ],
+        Some(&alice),
+    )
+    .success();
+
+    // Refusals: cargo shows our sentence and nothing changes.
+    let before = fs::read(reg.index_file("demo-base")).unwrap();
+    let newer = reg.example("demo-base-1.1");
+    for (token, want) in [
+        (
+            "ktra_not-a-real-token",
+            "the token is not valid for this registry",
+        ),
+        (bob.as_str(), "`bob` is not an owner of crate `demo-base`"),
+        (
+            yank_only.as_str(),
+            "does not have the `publish-update` scope",
+        ),
+    ] {
+        let out = cargo(
+            &newer,
+            &[
+                "publish",
+                "--registry",
+                "demo",
+                "--allow-dirty",
+                "--no-verify",
+            ],
+            Some(token),
+        )
+        .failure();
+        assert!(
+            out.stderr.contains(want),
+            "want `{want}`:\n{}",
+            out.describe()
+        );
+    }
+    assert_eq!(
+        fs::read(reg.index_file("demo-base")).unwrap(),
+        before,
+        "a refused publish changed the index"
+    );
+    cargo(
+        &newer,
+        &[
+            "publish",
+            "--registry",
+            "demo",
+            "--allow-dirty",
+            "--no-verify",
+        ],
+        Some(&alice),
+    )
+    .success();
+
+    // Yank and undo.
+    cargo(
+        &base,
+        &["yank", "--registry", "demo", "demo-base@1.1.0"],
+        Some(&alice),
+    )
+    .success();
+    assert!(yanked(&reg, "demo-base", "1.1.0"));
+    let out = cargo(
+        &base,
+        &["yank", "--registry", "demo", "demo-base@1.1.0"],
+        Some(&bob),
+    )
+    .failure();
+    assert!(
+        out.stderr.contains("`bob` is not an owner"),
+        "{}",
+        out.describe()
+    );
+    cargo(
+        &base,
+        &["yank", "--registry", "demo", "--undo", "demo-base@1.1.0"],
+        Some(&alice),
+    )
+    .success();
+    assert!(!yanked(&reg, "demo-base", "1.1.0"));
+
+    // Owners (changing them needs the `change-owners` scope, which default tokens lack).
+    let out = cargo(
+        &base,
+        &["owner", "--registry", "demo", "--add", "bob", "demo-base"],
+        Some(&alice),
+    )
+    .failure();
+    assert!(
+        out.stderr
+            .contains("does not have the `change-owners` scope"),
+        "{}",
+        out.describe()
+    );
+    cargo(
+        &base,
+        &["owner", "--registry", "demo", "--add", "bob", "demo-base"],
+        Some(&owner_token),
+    )
+    .success();
+    let listed = cargo(
+        &base,
+        &["owner", "--registry", "demo", "--list", "demo-base"],
+        Some(&alice),
+    )
+    .success();
+    assert!(
+        listed.stdout.contains("alice") && listed.stdout.contains("bob"),
+        "{}",
+        listed.describe()
+    );
+    cargo(
+        &base,
+        &[
+            "owner",
+            "--registry",
+            "demo",
+            "--remove",
+            "bob",
+            "demo-base",
+        ],
+        Some(&owner_token),
+    )
+    .success();
+    let listed = cargo(
+        &base,
+        &["owner", "--registry", "demo", "--list", "demo-base"],
+        Some(&alice),
+    )
+    .success();
+    assert!(!listed.stdout.contains("bob"), "{}", listed.describe());
+
+    // Search.
+    let found = cargo(&base, &["search", "--registry", "demo", "demo"], None).success();
+    assert!(
+        found.stdout.contains("demo-base = \"1.1.0\"") && found.stdout.contains("demo-sys"),
+        "{}",
+        found.describe()
+    );
+
+    reg.ktra(["verify"]).success();
+    let audit = fs::read_to_string(reg.root.join("state/audit.jsonl")).unwrap();
+    for event in [
+        "\"publish\"",
+        "\"yank\"",
+        "\"unyank\"",
+        "\"owner-added\"",
+        "\"token-refused\"",
+    ] {
+        assert!(audit.contains(event), "audit log lacks {event}");
+    }
+}
