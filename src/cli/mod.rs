@@ -5,6 +5,7 @@ mod add;
 mod init;
 mod list;
 mod maintain;
+mod owner;
 mod serve;
 mod users;
 mod yank;
@@ -67,6 +68,9 @@ enum Command {
     /// Manage API tokens: hashed, scoped, optionally limited to crates and expiring.
     #[command(subcommand)]
     Token(users::TokenCommand),
+    /// Manage crate owners (as an administrator).
+    #[command(subcommand)]
+    Owner(owner::OwnerCommand),
 }
 
 pub struct Context {
@@ -100,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a, &ctx),
         Command::User(c) => users::user(c, &ctx),
         Command::Token(c) => users::token(c, &ctx),
+        Command::Owner(c) => owner::run(c, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

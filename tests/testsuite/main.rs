@@ -3,6 +3,7 @@
 //! build a consumer with the real `cargo`.
 #![cfg(unix)]
 
+mod api;
 mod cli;
 mod e2e_cargo;
 mod serve;

@@ -1,0 +1,58 @@
+//! `ktra owner add|remove|list CRATE [LOGIN]`: crate owners, for administrators (the API's
+//! owner commands need an owner's token; these need access to the registry folder).
+
+use super::Context;
+use crate::auth::store;
+use anyhow::Result;
+
+#[derive(clap::Subcommand)]
+pub enum OwnerCommand {
+    /// Make a user an owner of a crate.
+    Add { krate: String, login: String },
+    /// Remove an owner (a crate keeps at least one).
+    Remove { krate: String, login: String },
+    /// List a crate's owners.
+    List { krate: String },
+}
+
+pub fn run(cmd: OwnerCommand, ctx: &Context) -> Result<()> {
+    let reg = ctx.open()?;
+    match cmd {
+        OwnerCommand::Add { krate, login } => {
+            let msg = crate::ops::owners::change(
+                &reg,
+                &krate,
+                std::slice::from_ref(&login),
+                true,
+                ctx.printer,
+            )?;
+            audit(&reg, "owner-added", &krate, &login)?;
+            ctx.printer.status("Owners", msg);
+        }
+        OwnerCommand::Remove { krate, login } => {
+            let msg = crate::ops::owners::change(
+                &reg,
+                &krate,
+                std::slice::from_ref(&login),
+                false,
+                ctx.printer,
+            )?;
+            audit(&reg, "owner-removed", &krate, &login)?;
+            ctx.printer.status("Owners", msg);
+        }
+        OwnerCommand::List { krate } => {
+            crate::ops::yank::read_index(&reg, &krate)?;
+            for login in store::owners(&reg.store, &krate)?.unwrap_or_default() {
+                ctx.printer.data(login);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit(reg: &crate::registry::Registry, event: &str, krate: &str, login: &str) -> Result<()> {
+    store::audit(
+        &reg.store,
+        serde_json::json!({ "event": event, "by": "cli", "crate": krate, "users": [login] }),
+    )
+}
