@@ -65,6 +65,22 @@ pub fn sparse_index_url(base_url: &str) -> String {
     format!("sparse+{}/index/", base_url.trim_end_matches('/'))
 }
 
+/// The path under which `ktra add` shows a registry to `cargo package` on a loopback port.
+pub const PACKAGING_PATH: &str = "/.ktra-local";
+
+/// Whether `url` is the index URL of a `ktra add` packaging server. Crates packaged by ktra
+/// carry it in their `Cargo.toml` for dependencies on their own registry; the port differs each
+/// time, so it is recognised by its shape.
+pub fn is_packaging_url(url: &str) -> bool {
+    let c = canonical_index_url(url);
+    c.strip_prefix("sparse+http://127.0.0.1:")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(port, path)| {
+            port.bytes().all(|b| b.is_ascii_digit())
+                && format!("/{path}") == format!("{PACKAGING_PATH}/index")
+        })
+}
+
 /// Canonical form of an index URL for comparing "is this the same registry": trailing `/`
 /// dropped, and for git URLs (no `sparse+`) a trailing `.git` dropped, as cargo does.
 pub fn canonical_index_url(url: &str) -> String {
@@ -123,6 +139,23 @@ mod tests {
             format!("http://h/base/{}", crate_path(name, version))
         );
         assert_eq!(crate_path("ab", "0.1.0"), "crates/ab-0.1.0.crate");
+    }
+
+    #[test]
+    fn packaging_urls_are_recognised_by_shape() {
+        assert!(is_packaging_url(
+            "sparse+http://127.0.0.1:41234/.ktra-local/index/"
+        ));
+        assert!(is_packaging_url(
+            "sparse+http://127.0.0.1:9/.ktra-local/index"
+        ));
+        assert!(!is_packaging_url("sparse+http://127.0.0.1:9/index/"));
+        assert!(!is_packaging_url(
+            "sparse+http://10.0.0.1:9/.ktra-local/index/"
+        ));
+        assert!(!is_packaging_url(
+            "sparse+http://127.0.0.1:9x/.ktra-local/index/"
+        ));
     }
 
     #[test]

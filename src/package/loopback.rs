@@ -26,7 +26,10 @@ impl Loopback {
         let flag = stop.clone();
         let config = format!(
             "{{\"dl\":\"{}\"}}",
-            crate::index::path::dl_template(&format!("http://127.0.0.1:{port}"))
+            crate::index::path::dl_template(&format!(
+                "http://127.0.0.1:{port}{}",
+                crate::index::path::PACKAGING_PATH
+            ))
         );
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -49,7 +52,11 @@ impl Loopback {
 
     /// The sparse index URL cargo should use.
     pub fn index_url(&self) -> String {
-        format!("sparse+http://127.0.0.1:{}/index/", self.port)
+        format!(
+            "sparse+http://127.0.0.1:{}{}/index/",
+            self.port,
+            crate::index::path::PACKAGING_PATH
+        )
     }
 }
 
@@ -94,7 +101,11 @@ fn serve(conn: TcpStream, public: &std::path::Path, config: &str) -> std::io::Re
 }
 
 fn lookup(public: &std::path::Path, config: &str, path: &str) -> Option<Vec<u8>> {
-    let path = path.split('?').next()?.trim_start_matches('/');
+    let path = path
+        .split('?')
+        .next()?
+        .strip_prefix(crate::index::path::PACKAGING_PATH)?
+        .trim_start_matches('/');
     if path == "index/config.json" {
         return Some(config.as_bytes().to_vec());
     }

@@ -18,7 +18,7 @@ pub struct RegistryIdentity {
 impl RegistryIdentity {
     fn is_same(&self, url: &str) -> bool {
         let c = crate::index::path::canonical_index_url(url);
-        self.index_urls.contains(&c)
+        self.index_urls.contains(&c) || crate::index::path::is_packaging_url(url)
     }
 }
 

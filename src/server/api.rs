@@ -10,7 +10,7 @@ use crate::auth::{Scope, store};
 use crate::ops::add::{AddOptions, add_crates};
 use crate::ops::inspect::{CrateInput, CrateSource};
 use crate::printer::Printer;
-use crate::registry::{Registry, keys};
+use crate::registry::keys;
 use crate::storage::Area;
 use axum::Json;
 use axum::body::Body;
@@ -41,7 +41,7 @@ pub async fn publish(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let reg = state.reg.clone();
+    let reg = state.registry();
     let max_crate = reg.config.max_crate_size as usize;
     let limit = max_crate + publish_body::MAX_JSON + 8;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
@@ -107,7 +107,7 @@ async fn set_yanked(
     Path((name, vers)): Path<(String, String)>,
     yanked: bool,
 ) -> ApiResult {
-    let reg = state.reg.clone();
+    let reg = state.registry();
     let token = check(&reg, &headers, Scope::Yank, Some(&name))?;
     require_owner(&reg, &token.login, &name)?;
     let version = semver::Version::parse(&vers).map_err(|e| {
@@ -128,8 +128,13 @@ async fn set_yanked(
     Ok(Json(json!({ "ok": true })))
 }
 
-pub async fn owners(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
-    let reg = state.reg.clone();
+pub async fn owners(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let reg = state.registry();
+    super::auth::check_read(&reg, &headers)?;
     if !reg.store.exists(Area::Public, &keys::index(&name)) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -178,7 +183,7 @@ async fn change_owners(
     Json(body): Json<OwnersBody>,
     add: bool,
 ) -> ApiResult {
-    let reg = state.reg.clone();
+    let reg = state.registry();
     let token = check(&reg, &headers, Scope::ChangeOwners, Some(&name))?;
     require_owner(&reg, &token.login, &name)?;
     let r = reg.clone();
@@ -202,9 +207,11 @@ pub struct SearchQuery {
 
 pub async fn search(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     Query(query): Query<SearchQuery>,
 ) -> ApiResult {
-    let reg = state.reg.clone();
+    let reg = state.registry();
+    super::auth::check_read(&reg, &headers)?;
     let all = blocking(move || crate::ops::list::crates(&reg)).await?;
     let want = crate::index::name::canonical(&query.q);
     let mut hits: Vec<_> = all
@@ -230,16 +237,9 @@ pub async fn search(
 }
 
 pub async fn me(State(state): State<Arc<AppState>>) -> String {
-    let name = &state.reg.config.name;
+    let reg = state.registry();
+    let name = &reg.config.name;
     format!(
         "Tokens for registry `{name}` are issued by its administrator, who runs:\n\n    ktra token create YOUR-LOGIN\n\nThen store yours with:\n\n    cargo login --registry {name}\n"
     )
-}
-
-/// Used by the router for registries opened once at start.
-pub fn open(reg: &Registry) -> Arc<Registry> {
-    Arc::new(Registry {
-        config: reg.config.clone(),
-        store: reg.store.clone(),
-    })
 }

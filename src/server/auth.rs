@@ -58,6 +58,23 @@ fn refused(reg: &Registry, token: &str, reason: &str) {
     );
 }
 
+/// In a private registry (`auth-required`), every read needs a token with the `read` scope.
+/// A request without one gets 401 and the `WWW-Authenticate: Cargo` challenge cargo expects.
+pub fn check_read(reg: &Registry, headers: &HeaderMap) -> Result<(), ApiError> {
+    if !reg.config.auth_required {
+        return Ok(());
+    }
+    check(reg, headers, Scope::Read, None)
+        .map(|_| ())
+        .map_err(|mut e| {
+            if e.status == StatusCode::UNAUTHORIZED {
+                let base = reg.config.api.as_deref().unwrap_or(&reg.config.url);
+                e.challenge = Some(format!("Cargo login_url=\"{base}/me\""));
+            }
+            e
+        })
+}
+
 /// The caller must own `krate`.
 pub fn require_owner(reg: &Registry, login: &str, krate: &str) -> Result<(), ApiError> {
     let owners = store::owners(&reg.store, krate)

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// A `WWW-Authenticate` challenge to send with a 401.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -16,6 +18,7 @@ impl ApiError {
         Self {
             status,
             detail: detail.into(),
+            challenge: None,
         }
     }
 
@@ -39,6 +42,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "errors": [{ "detail": self.detail }] });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(c) = self
+            .challenge
+            .and_then(|c| axum::http::HeaderValue::from_str(&c).ok())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, c);
+        }
+        response
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod files;
 mod paths;
 mod publish_body;
+mod settings;
 
 use crate::printer::Printer;
 use crate::registry::Registry;
@@ -23,11 +24,18 @@ use std::sync::Arc;
 struct AppState {
     /// Canonical path of `public/`.
     public: PathBuf,
-    reg: Arc<Registry>,
+    settings: settings::Live,
+}
+
+impl AppState {
+    /// The registry with its current settings (`ktra set-url` may run while serving).
+    fn registry(&self) -> Arc<Registry> {
+        self.settings.get()
+    }
 }
 
 /// The whole HTTP interface, constructible without a socket.
-fn router(public: PathBuf, reg: Arc<Registry>) -> Router {
+fn router(public: PathBuf, settings: settings::Live) -> Router {
     use axum::routing::{delete, get, put};
     Router::new()
         .route("/api/v1/crates/new", put(api::publish))
@@ -43,7 +51,7 @@ fn router(public: PathBuf, reg: Arc<Registry>) -> Router {
         .route("/me", get(api::me))
         .fallback(file)
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(Arc::new(AppState { public, reg }))
+        .with_state(Arc::new(AppState { public, settings }))
 }
 
 async fn file(
@@ -52,6 +60,9 @@ async fn file(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(refusal) = auth::check_read(&state.registry(), &headers) {
+        return axum::response::IntoResponse::into_response(refusal);
+    }
     files::serve(&state.public, &method, &uri, &headers).await
 }
 
@@ -70,7 +81,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, printer: Printer) -> Result<()> {
             .with_context(|| format!("failed to listen on {listen}"))?;
         let bound = listener.local_addr()?;
         printer.status("Serving", format!("{} at http://{bound}", public.display()));
-        axum::serve(listener, router(public, api::open(reg)))
+        axum::serve(listener, router(public, settings::Live::new(reg)))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

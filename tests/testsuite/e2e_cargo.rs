@@ -482,6 +482,8 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
             .env(crate::support::registry_env_var(), &index)
             .args(args);
         cmd.env("CARGO_TARGET_DIR", reg.base().join("publish-target"));
+        // Its own CARGO_HOME: `cargo login` must not leave a token for other tests.
+        cmd.env("CARGO_HOME", reg.base().join("publish-cargo-home"));
         match token {
             Some(t) => cmd.env("CARGO_REGISTRIES_DEMO_TOKEN", t),
             None => cmd.env_remove("CARGO_REGISTRIES_DEMO_TOKEN"),
@@ -660,4 +662,80 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     ] {
         assert!(audit.contains(event), "audit log lacks {event}");
     }
+}
+
+/// A private registry (`auth-required`): every file needs a token with the `read` scope; cargo
+/// builds with one (credential provider `cargo:token`) and fails cleanly without.
+#[test]
+fn a_private_registry_serves_only_with_a_read_token() {
+    let reg = Registry::new(Protocol::Sparse);
+    reg.add_all_examples();
+    yank_base_1_1(&reg);
+    let settings = reg.root.join("ktra.toml");
+    let text = fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("auth-required = false"), "{text}");
+    fs::write(
+        &settings,
+        text.replace("auth-required = false", "auth-required = true"),
+    )
+    .unwrap();
+    reg.ktra(["rebuild"]).success();
+    let server = crate::serve::Serve::start(&reg.root);
+    let url = server.url();
+    reg.ktra(["set-url", &url, "--api", &url]).success();
+    let config = fs::read_to_string(reg.public().join("index/config.json")).unwrap();
+    assert!(config.contains("\"auth-required\": true"), "{config}");
+    reg.ktra(["user", "add", "reader"]).success();
+    let read = reg
+        .ktra(["token", "create", "reader", "--scope", "read"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let publish_only = reg
+        .ktra(["token", "create", "reader", "--scope", "publish-new"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+
+    let anonymous = crate::serve::request(server.port, "GET", "/index/config.json", &[]);
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some(format!("Cargo login_url=\"{url}/me\"").as_str())
+    );
+    let crate_file =
+        crate::serve::request(server.port, "GET", "/crates/demo-base-1.0.0.crate", &[]);
+    assert_eq!(crate_file.status, 401);
+    let wrong_scope = crate::serve::request(
+        server.port,
+        "GET",
+        "/index/config.json",
+        &[("Authorization", &publish_only)],
+    );
+    assert_eq!(wrong_scope.status, 403);
+    let search = crate::serve::request(server.port, "GET", "/api/v1/crates?q=demo", &[]);
+    assert_eq!(search.status, 401);
+
+    let index = format!("sparse+{url}/index/");
+    let (mut with_token, _) = reg.consumer_command(&index, "private");
+    with_token
+        .env("CARGO_REGISTRIES_DEMO_CREDENTIAL_PROVIDER", "cargo:token")
+        .env("CARGO_REGISTRIES_DEMO_TOKEN", &read);
+    let built = run(with_token, &reg.logs).success();
+    assert_eq!(built.stdout, CONSUMER_STDOUT);
+
+    let (mut without, _) = reg.consumer_command(&index, "private-anonymous");
+    // An empty CARGO_HOME: no stored token from anywhere.
+    without
+        .env("CARGO_HOME", reg.base().join("anonymous-cargo-home"))
+        .env("CARGO_REGISTRIES_DEMO_CREDENTIAL_PROVIDER", "cargo:token")
+        .env_remove("CARGO_REGISTRIES_DEMO_TOKEN");
+    let refused = run(without, &reg.logs).failure();
+    assert!(
+        refused.stderr.contains("no token found for `demo`"),
+        "{}",
+        refused.describe()
+    );
 }

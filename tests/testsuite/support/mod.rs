@@ -512,6 +512,22 @@ impl Registry {
     /// The same with the registry at another index URL (another server for the same tree);
     /// `tag` names the consumer's copy.
     pub fn run_consumer_at(&self, index_url: &str, tag: &str) -> ConsumerRun {
+        let (cmd, dir) = self.consumer_command(index_url, tag);
+        let outcome = run(cmd, &self.logs).success();
+        let lock_text = fs::read_to_string(dir.join("Cargo.lock")).expect("read Cargo.lock");
+        let lock: toml::Table = lock_text
+            .parse()
+            .unwrap_or_else(|e| panic!("Cargo.lock does not parse: {e}\n{lock_text}"));
+        ConsumerRun {
+            outcome,
+            lock_text,
+            lock,
+        }
+    }
+
+    /// `cargo run` of a fresh copy of the consumer pointed at `index_url`, not yet run (add
+    /// environment, then `run` it).
+    pub fn consumer_command(&self, index_url: &str, tag: &str) -> (Command, PathBuf) {
         let dir = self.base().join(format!("consumer-{tag}").to_lowercase());
         copy_tree(&examples_dir().join("consumer"), &dir);
         let _ = fs::remove_file(dir.join("Cargo.lock"));
@@ -538,16 +554,7 @@ impl Registry {
             .env("CARGO_TARGET_DIR", self.base().join("consumer-target"))
             .env_remove(registry_env_var())
             .args(["run", "--quiet"]);
-        let outcome = run(cmd, &self.logs).success();
-        let lock_text = fs::read_to_string(dir.join("Cargo.lock")).expect("read Cargo.lock");
-        let lock: toml::Table = lock_text
-            .parse()
-            .unwrap_or_else(|e| panic!("Cargo.lock does not parse: {e}\n{lock_text}"));
-        ConsumerRun {
-            outcome,
-            lock_text,
-            lock,
-        }
+        (cmd, dir)
     }
 
     /// Keeps the temp dir when KTRA_E2E_KEEP=1 (for looking at a failure afterwards).
