@@ -62,6 +62,8 @@ enum Command {
     SetUrl(maintain::SetUrlArgs),
     /// Serve the registry over HTTP (public/ read-only, with caching headers).
     Serve(serve::ServeArgs),
+    /// Print an nginx server block that serves this registry (with `ktra serve` for the API).
+    NginxConfig(serve::NginxArgs),
     /// Manage users (for the publish API).
     #[command(subcommand)]
     User(users::UserCommand),
@@ -102,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Rebuild(a) => maintain::rebuild(a, &ctx),
         Command::SetUrl(a) => maintain::set_url(a, &ctx),
         Command::Serve(a) => serve::run(a, &ctx),
+        Command::NginxConfig(a) => serve::nginx(a, &ctx),
         Command::User(c) => users::user(c, &ctx),
         Command::Token(c) => users::token(c, &ctx),
         Command::Owner(c) => owner::run(c, &ctx),

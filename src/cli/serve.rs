@@ -11,6 +11,26 @@ pub struct ServeArgs {
     listen: SocketAddr,
 }
 
+#[derive(clap::Args)]
+pub struct NginxArgs {
+    /// What nginx listens on.
+    #[arg(long, default_value = "80")]
+    listen: String,
+    /// Where `ktra serve` runs, for the web API (and token checks of a private registry).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    upstream: String,
+}
+
+pub fn nginx(args: NginxArgs, ctx: &Context) -> Result<()> {
+    let reg = ctx.open()?;
+    ctx.printer.data(crate::server::nginx::server_block(
+        &reg,
+        &args.listen,
+        &args.upstream,
+    ));
+    Ok(())
+}
+
 pub fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
     let reg = ctx.open()?;
     crate::server::run(&reg, args.listen, ctx.printer)

@@ -243,3 +243,11 @@ pub async fn me(State(state): State<Arc<AppState>>) -> String {
         "Tokens for registry `{name}` are issued by its administrator, who runs:\n\n    ktra token create YOUR-LOGIN\n\nThen store yours with:\n\n    cargo login --registry {name}\n"
     )
 }
+
+/// nginx's `auth_request` asks here before serving a file of a private registry.
+pub async fn check_read(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    super::auth::check_read(&state.registry(), &headers).map(|()| StatusCode::NO_CONTENT)
+}

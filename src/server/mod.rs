@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod error;
 mod files;
+pub mod nginx;
 mod paths;
 mod publish_body;
 mod settings;
@@ -49,6 +50,7 @@ fn router(public: PathBuf, settings: settings::Live) -> Router {
         )
         .route("/api/v1/crates", get(api::search))
         .route("/me", get(api::me))
+        .route(nginx::CHECK_PATH, get(api::check_read))
         .fallback(file)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(Arc::new(AppState { public, settings }))

@@ -32,7 +32,7 @@ fn yanked(reg: &Registry, name: &str, version: &str) -> bool {
 }
 
 /// `ktra yank demo-base@1.1.0` and check the index file says so.
-fn yank_base_1_1(reg: &Registry) {
+pub fn yank_base_1_1(reg: &Registry) {
     // http.server's Last-Modified has one-second resolution and cargo revalidates its cached
     // index files with If-Modified-Since: had cargo fetched demo-base's index file through
     // this server since its last write, a change within the same second would be answered
@@ -717,19 +717,55 @@ fn a_private_registry_serves_only_with_a_read_token() {
     assert_eq!(wrong_scope.status, 403);
     let search = crate::serve::request(server.port, "GET", "/api/v1/crates?q=demo", &[]);
     assert_eq!(search.status, 401);
+    let allowed = crate::serve::request(
+        server.port,
+        "GET",
+        "/index/config.json",
+        &[("Authorization", &read)],
+    );
+    assert_eq!(allowed.status, 200);
+    let bearer = format!("Bearer {read}");
+    let found = crate::serve::request(
+        server.port,
+        "GET",
+        "/api/v1/crates?q=demo",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(found.status, 200);
 
-    let index = format!("sparse+{url}/index/");
-    let (mut with_token, _) = reg.consumer_command(&index, "private");
+    check_token_build(&reg, &format!("sparse+{url}/index/"), "private");
+}
+
+/// The consumer builds from a private registry at `index` with a `read` token and fails
+/// cleanly without one.
+pub fn check_token_build(reg: &Registry, index: &str, tag: &str) {
+    reg.ktra(["user", "add", &format!("{tag}-reader")])
+        .success();
+    let read = reg
+        .ktra([
+            "token",
+            "create",
+            &format!("{tag}-reader"),
+            "--scope",
+            "read",
+        ])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let (mut with_token, _) = reg.consumer_command(index, tag);
     with_token
         .env("CARGO_REGISTRIES_DEMO_CREDENTIAL_PROVIDER", "cargo:token")
         .env("CARGO_REGISTRIES_DEMO_TOKEN", &read);
     let built = run(with_token, &reg.logs).success();
     assert_eq!(built.stdout, CONSUMER_STDOUT);
-
-    let (mut without, _) = reg.consumer_command(&index, "private-anonymous");
+    let (mut without, _) = reg.consumer_command(index, &format!("{tag}-anonymous"));
     // An empty CARGO_HOME: no stored token from anywhere.
     without
-        .env("CARGO_HOME", reg.base().join("anonymous-cargo-home"))
+        .env(
+            "CARGO_HOME",
+            reg.base().join(format!("{tag}-anonymous-home")),
+        )
         .env("CARGO_REGISTRIES_DEMO_CREDENTIAL_PROVIDER", "cargo:token")
         .env_remove("CARGO_REGISTRIES_DEMO_TOKEN");
     let refused = run(without, &reg.logs).failure();
