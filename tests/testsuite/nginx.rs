@@ -26,7 +26,7 @@ impl Nginx {
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\n{server_block}\n}}\n"
         );
         fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("nginx")
+        let mut child = Command::new("nginx")
             .arg("-p")
             .arg(dir)
             .arg("-c")
@@ -42,6 +42,8 @@ impl Nginx {
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "nginx did not start: {}",
             fs::read_to_string(dir.join("error.log")).unwrap_or_default()
