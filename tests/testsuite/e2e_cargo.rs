@@ -651,6 +651,85 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
         found.describe()
     );
 
+    // A whole workspace in one `cargo publish --workspace`, then a crate depending on crates of
+    // this registry and on crates.io; the consumer then builds from what cargo published.
+    let codegen = reg.example("demo-codegen");
+    cargo(
+        &codegen,
+        &[
+            "publish",
+            "--registry",
+            "demo",
+            "--allow-dirty",
+            "--no-verify",
+        ],
+        Some(&alice),
+    )
+    .success();
+    let workspace = reg.example("demo-workspace");
+    cargo(
+        &workspace,
+        &[
+            "publish",
+            "--workspace",
+            "--registry",
+            "demo",
+            "--allow-dirty",
+        ],
+        Some(&alice),
+    )
+    .success();
+    let out = cargo(
+        &workspace,
+        &[
+            "publish",
+            "--workspace",
+            "--registry",
+            "demo",
+            "--allow-dirty",
+        ],
+        Some(&alice),
+    )
+    .failure();
+    assert!(
+        out.stderr.contains("already exists"),
+        "republishing is refused: {}",
+        out.describe()
+    );
+    let features = reg.example("demo-features");
+    cargo(
+        &features,
+        &["publish", "--registry", "demo", "--allow-dirty"],
+        Some(&alice),
+    )
+    .success();
+    let entry = reg.index_entry("demo-features", "0.1.0");
+    let registries: Vec<_> = entry["deps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].clone(), d.get("registry").cloned()))
+        .collect();
+    assert!(
+        registries.contains(&(
+            serde_json::json!("itoa"),
+            Some(serde_json::json!(CRATES_IO_INDEX))
+        )),
+        "{entry}"
+    );
+    assert!(
+        registries.contains(&(serde_json::json!("renamed"), None)),
+        "{entry}"
+    );
+    cargo(
+        &base,
+        &["yank", "--registry", "demo", "demo-base@1.1.0"],
+        Some(&alice),
+    )
+    .success();
+    let consumer = reg.run_consumer_at(&index, "published");
+    assert_eq!(consumer.outcome.stdout, CONSUMER_STDOUT);
+
     reg.ktra(["verify"]).success();
     let audit = fs::read_to_string(reg.root.join("state/audit.jsonl")).unwrap();
     for event in [
