@@ -25,6 +25,8 @@ use std::sync::Arc;
 struct AppState {
     /// Canonical path of `public/`.
     public: PathBuf,
+    /// `public/` opened, to open files below it.
+    public_dir: std::fs::File,
     settings: settings::Live,
 }
 
@@ -53,7 +55,11 @@ fn router(public: PathBuf, settings: settings::Live) -> Router {
         .route(nginx::CHECK_PATH, get(api::check_read))
         .fallback(file)
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(Arc::new(AppState { public, settings }))
+        .with_state(Arc::new(AppState {
+            public_dir: std::fs::File::open(&public).expect("public/ was opened just before"),
+            public,
+            settings,
+        }))
 }
 
 async fn file(
@@ -65,7 +71,7 @@ async fn file(
     if let Err(refusal) = auth::check_read(&state.registry(), &headers) {
         return axum::response::IntoResponse::into_response(refusal);
     }
-    files::serve(&state.public, &method, &uri, &headers).await
+    files::serve(&state.public_dir, &state.public, &method, &uri, &headers).await
 }
 
 /// Serves the registry on `listen` until interrupted.
@@ -83,6 +89,11 @@ pub fn run(reg: &Registry, listen: SocketAddr, printer: Printer) -> Result<()> {
             .with_context(|| format!("failed to listen on {listen}"))?;
         let bound = listener.local_addr()?;
         printer.status("Serving", format!("{} at http://{bound}", public.display()));
+        // Responses go out at once: without TCP_NODELAY, keep-alive clients wait out the
+        // 40 ms delayed acknowledgement on every request.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, router(public, settings::Live::new(reg)))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
