@@ -1,47 +1,61 @@
-//! The registry as the server sees it, with `ktra.toml` re-read when it changes on disk (one
-//! `stat` per request), so `ktra set-url` or a hand edit takes effect without a restart.
+//! The registry as the server sees it, with `ktra.toml` re-read when it changes on disk. The file
+//! is looked at no more than once a second (a `stat` on every request would be a tenth of the
+//! cost of serving an index file), so `ktra set-url` or a hand edit takes effect within a second.
 
 use crate::config::{self, Config};
 use crate::registry::Registry;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
+
+const RECHECK: Duration = Duration::from_secs(1);
+
+struct Current {
+    checked: Instant,
+    stamp: Option<SystemTime>,
+    reg: Arc<Registry>,
+}
 
 pub struct Live {
-    current: RwLock<(Option<SystemTime>, Arc<Registry>)>,
+    current: RwLock<Current>,
 }
 
 impl Live {
     pub fn new(reg: &Registry) -> Self {
         let stamp = modified(reg);
-        let reg = Registry {
+        let reg = Arc::new(Registry {
             config: reg.config.clone(),
             store: reg.store.clone(),
-        };
+        });
         Self {
-            current: RwLock::new((stamp, Arc::new(reg))),
+            current: RwLock::new(Current {
+                checked: Instant::now(),
+                stamp,
+                reg,
+            }),
         }
     }
 
     pub fn get(&self) -> Arc<Registry> {
-        let (stamp, reg) = {
-            let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
-            (guard.0, guard.1.clone())
-        };
-        let now = modified(&reg);
-        if now == stamp {
-            return reg;
+        {
+            let c = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if c.checked.elapsed() < RECHECK {
+                return c.reg.clone();
+            }
         }
-        // A settings file that does not parse (a half-done hand edit) keeps the last good one.
-        let Ok(config) = Config::load(reg.root()) else {
-            return reg;
-        };
-        let fresh = Arc::new(Registry {
-            config,
-            store: reg.store.clone(),
-        });
-        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *guard = (now, fresh.clone());
-        fresh
+        let mut c = self.current.write().unwrap_or_else(|p| p.into_inner());
+        c.checked = Instant::now();
+        let now = modified(&c.reg);
+        if now != c.stamp {
+            // A settings file that does not parse (a half-done hand edit) keeps the last good one.
+            if let Ok(config) = Config::load(c.reg.root()) {
+                c.reg = Arc::new(Registry {
+                    config,
+                    store: c.reg.store.clone(),
+                });
+                c.stamp = now;
+            }
+        }
+        c.reg.clone()
     }
 }
 

@@ -441,6 +441,7 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     let server = crate::serve::Serve::start(&reg.root);
     let url = server.url();
     reg.ktra(["set-url", &url, "--api", &url]).success();
+    crate::serve::settle();
     reg.ktra(["user", "add", "alice"]).success();
     reg.ktra(["user", "add", "bob"]).success();
     let alice = reg
@@ -762,6 +763,7 @@ fn a_private_registry_serves_only_with_a_read_token() {
     let server = crate::serve::Serve::start(&reg.root);
     let url = server.url();
     reg.ktra(["set-url", &url, "--api", &url]).success();
+    crate::serve::settle();
     let config = fs::read_to_string(reg.public().join("index/config.json")).unwrap();
     assert!(config.contains("\"auth-required\": true"), "{config}");
     reg.ktra(["user", "add", "reader"]).success();

@@ -95,6 +95,7 @@ fn cargo_builds_through_nginx_public_and_private() {
     let nginx = Nginx::start(&reg.base().join("nginx-public"), &block, port);
     let url = nginx.url();
     reg.ktra(["set-url", &url, "--api", &url]).success();
+    crate::serve::settle();
 
     let run_public = reg.run_consumer_at(&format!("sparse+{url}/index/"), "nginx");
     assert_eq!(run_public.outcome.stdout, CONSUMER_STDOUT);
@@ -132,6 +133,7 @@ fn cargo_builds_through_nginx_public_and_private() {
     )
     .unwrap();
     reg.ktra(["rebuild"]).success();
+    crate::serve::settle();
     let block = reg
         .ktra([
             "nginx-config",

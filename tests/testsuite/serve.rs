@@ -52,6 +52,12 @@ impl Drop for Serve {
     }
 }
 
+/// `ktra serve` looks at `ktra.toml` at most once a second: wait that out after changing
+/// settings under a running server.
+pub fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
