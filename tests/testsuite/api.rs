@@ -180,3 +180,56 @@ fn owners_from_the_command_line_and_the_api_agree() {
     assert_eq!(missing.status, 404);
     assert!(detail(&missing).contains("does not exist"));
 }
+
+#[test]
+fn the_command_line_and_the_server_write_at_the_same_time_without_losing_anything() {
+    let reg = Reg::new(true);
+    reg.ktra(&["user", "add", "dana"]).success();
+    let dana = token(&reg, &["dana"]);
+    let dir = reg.files.join("bulk");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..40 {
+        let name = format!("cli{i:02}");
+        std::fs::write(
+            dir.join(format!("{name}-1.0.0.crate")),
+            simple(&name, "1.0.0", ""),
+        )
+        .unwrap();
+    }
+    let server = Serve::start(&reg.root);
+    let port = server.port;
+    let publisher = std::thread::spawn(move || {
+        (0..15)
+            .map(|i| {
+                let name = format!("api{i:02}");
+                let body = publish_body(&name, "1.0.0", &simple(&name, "1.0.0", ""));
+                request_with_body(
+                    port,
+                    "PUT",
+                    "/api/v1/crates/new",
+                    &[("Authorization", &dana)],
+                    &body,
+                )
+                .status
+            })
+            .collect::<Vec<u16>>()
+    });
+    for chunk in 0..4 {
+        let files: Vec<String> = (chunk * 10..chunk * 10 + 10)
+            .map(|i| {
+                dir.join(format!("cli{i:02}-1.0.0.crate"))
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let mut args = vec!["add"];
+        args.extend(files.iter().map(String::as_str));
+        reg.ktra(&args).success();
+    }
+    let statuses = publisher.join().unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let listed = reg.ktra(&["list", "--json"]).success().stdout;
+    let crates: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(crates.len(), 55, "every crate from both writers is there");
+    reg.ktra(&["verify"]).success();
+}

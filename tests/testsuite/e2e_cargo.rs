@@ -519,10 +519,28 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     // Refusals: cargo shows our sentence and nothing changes.
     let before = fs::read(reg.index_file("demo-base")).unwrap();
     let newer = reg.example("demo-base-1.1");
+    let expired = reg
+        .ktra(["token", "create", "alice", "--expires-in", "1s"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let other_crates = reg
+        .ktra(["token", "create", "alice", "--crate", "acme-*"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    std::thread::sleep(Duration::from_millis(1100));
     for (token, want) in [
         (
             "ktra_not-a-real-token",
             "the token is not valid for this registry",
+        ),
+        (expired.as_str(), "the token has expired"),
+        (
+            other_crates.as_str(),
+            "the token is not allowed to act on crate `demo-base`",
         ),
         (bob.as_str(), "`bob` is not an owner of crate `demo-base`"),
         (
@@ -548,6 +566,34 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
             out.describe()
         );
     }
+    // An upload over the registry's limit: cargo shows our 413 sentence.
+    let settings = reg.root.join("ktra.toml");
+    let text = fs::read_to_string(&settings).unwrap();
+    fs::write(
+        &settings,
+        text.replace("max-crate-size = 10485760", "max-crate-size = 300"),
+    )
+    .unwrap();
+    crate::serve::settle();
+    let out = cargo(
+        &newer,
+        &[
+            "publish",
+            "--registry",
+            "demo",
+            "--allow-dirty",
+            "--no-verify",
+        ],
+        Some(&alice),
+    )
+    .failure();
+    assert!(
+        out.stderr.contains("this registry accepts at most 300"),
+        "{}",
+        out.describe()
+    );
+    fs::write(&settings, &text).unwrap();
+    crate::serve::settle();
     assert_eq!(
         fs::read(reg.index_file("demo-base")).unwrap(),
         before,
