@@ -444,38 +444,10 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     crate::serve::settle();
     reg.ktra(["user", "add", "alice"]).success();
     reg.ktra(["user", "add", "bob"]).success();
-    let alice = reg
-        .ktra(["token", "create", "alice"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
-    let bob = reg
-        .ktra(["token", "create", "bob"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
-    let yank_only = reg
-        .ktra(["token", "create", "alice", "--scope", "yank"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
-    let owner_token = reg
-        .ktra([
-            "token",
-            "create",
-            "alice",
-            "--name",
-            "owners",
-            "--scope",
-            "change-owners",
-        ])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let alice = reg.token(&["alice"]);
+    let bob = reg.token(&["bob"]);
+    let yank_only = reg.token(&["alice", "--scope", "yank"]);
+    let owner_token = reg.token(&["alice", "--name", "owners", "--scope", "change-owners"]);
     let index = format!("sparse+{url}/index/");
     let cargo = |dir: &std::path::Path, args: &[&str], token: Option<&str>| {
         let mut cmd = reg.cargo_command();
@@ -519,18 +491,8 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     // Refusals: cargo shows our sentence and nothing changes.
     let before = fs::read(reg.index_file("demo-base")).unwrap();
     let newer = reg.example("demo-base-1.1");
-    let expired = reg
-        .ktra(["token", "create", "alice", "--expires-in", "1s"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
-    let other_crates = reg
-        .ktra(["token", "create", "alice", "--crate", "acme-*"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let expired = reg.token(&["alice", "--expires-in", "1s"]);
+    let other_crates = reg.token(&["alice", "--crate", "acme-*"]);
     std::thread::sleep(Duration::from_millis(1100));
     for (token, want) in [
         (
@@ -813,18 +775,8 @@ fn a_private_registry_serves_only_with_a_read_token() {
     let config = fs::read_to_string(reg.public().join("index/config.json")).unwrap();
     assert!(config.contains("\"auth-required\": true"), "{config}");
     reg.ktra(["user", "add", "reader"]).success();
-    let read = reg
-        .ktra(["token", "create", "reader", "--scope", "read"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
-    let publish_only = reg
-        .ktra(["token", "create", "reader", "--scope", "publish-new"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let read = reg.token(&["reader", "--scope", "read"]);
+    let publish_only = reg.token(&["reader", "--scope", "publish-new"]);
 
     let anonymous = crate::serve::request(server.port, "GET", "/index/config.json", &[]);
     assert_eq!(anonymous.status, 401);
@@ -868,18 +820,7 @@ fn a_private_registry_serves_only_with_a_read_token() {
 pub fn check_token_build(reg: &Registry, index: &str, tag: &str) {
     reg.ktra(["user", "add", &format!("{tag}-reader")])
         .success();
-    let read = reg
-        .ktra([
-            "token",
-            "create",
-            &format!("{tag}-reader"),
-            "--scope",
-            "read",
-        ])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let read = reg.token(&[&format!("{tag}-reader"), "--scope", "read"]);
     let (mut with_token, _) = reg.consumer_command(index, tag);
     with_token
         .env("CARGO_REGISTRIES_DEMO_CREDENTIAL_PROVIDER", "cargo:token")

@@ -441,6 +441,13 @@ impl Registry {
         run(cmd, &self.logs)
     }
 
+    /// `ktra token create ARGS...`: the new token (printed alone on stdout).
+    pub fn token(&self, args: &[&str]) -> String {
+        let mut all = vec!["token", "create"];
+        all.extend_from_slice(args);
+        self.ktra(all).success().stdout.trim().to_owned()
+    }
+
     pub fn example(&self, dir: &str) -> PathBuf {
         self.examples.join(dir)
     }
