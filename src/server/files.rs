@@ -48,8 +48,9 @@ pub async fn serve(
     } else if method == Method::HEAD {
         Response::new(Body::empty())
     } else if meta.len() <= INLINE_LIMIT {
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        if (&file).read_to_end(&mut bytes).is_err() {
+        // The size is known: one read, not a second one to find the end.
+        let mut bytes = vec![0u8; meta.len() as usize];
+        if (&file).read_exact(&mut bytes).is_err() {
             return not_found();
         }
         Response::new(Body::from(bytes))
