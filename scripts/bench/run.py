@@ -410,10 +410,11 @@ def compact(obj):
 
 
 def git_rev():
-    here = os.path.dirname(os.path.abspath(__file__))
+    # The repository root: pathspecs are relative to the folder git runs in.
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        rev = run(["git", "-C", here, "rev-parse", "--short", "HEAD"]).stdout.decode().strip()
-        dirty = run(["git", "-C", here, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"])
+        rev = run(["git", "-C", top, "rev-parse", "--short", "HEAD"]).stdout.decode().strip()
+        dirty = run(["git", "-C", top, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"])
         return rev + ("+uncommitted changes in src" if dirty.stdout.strip() else "")
     except CommandFailed:
         return "unknown"
