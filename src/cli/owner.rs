@@ -18,28 +18,8 @@ pub enum OwnerCommand {
 pub fn run(cmd: OwnerCommand, ctx: &Context) -> Result<()> {
     let reg = ctx.open()?;
     match cmd {
-        OwnerCommand::Add { krate, login } => {
-            let msg = crate::ops::owners::change(
-                &reg,
-                &krate,
-                std::slice::from_ref(&login),
-                true,
-                ctx.printer,
-            )?;
-            audit(&reg, "owner-added", &krate, &login)?;
-            ctx.printer.status("Owners", msg);
-        }
-        OwnerCommand::Remove { krate, login } => {
-            let msg = crate::ops::owners::change(
-                &reg,
-                &krate,
-                std::slice::from_ref(&login),
-                false,
-                ctx.printer,
-            )?;
-            audit(&reg, "owner-removed", &krate, &login)?;
-            ctx.printer.status("Owners", msg);
-        }
+        OwnerCommand::Add { krate, login } => change(&reg, &krate, &login, true, ctx)?,
+        OwnerCommand::Remove { krate, login } => change(&reg, &krate, &login, false, ctx)?,
         OwnerCommand::List { krate } => {
             crate::ops::yank::read_index(&reg, &krate)?;
             for login in store::owners(&reg.store, &krate)?.unwrap_or_default() {
@@ -50,9 +30,19 @@ pub fn run(cmd: OwnerCommand, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn audit(reg: &crate::registry::Registry, event: &str, krate: &str, login: &str) -> Result<()> {
+fn change(
+    reg: &crate::registry::Registry,
+    krate: &str,
+    login: &str,
+    add: bool,
+    ctx: &Context,
+) -> Result<()> {
+    let msg = crate::ops::owners::change(reg, krate, &[login.to_owned()], add, ctx.printer)?;
+    let event = if add { "owner-added" } else { "owner-removed" };
     store::audit(
         &reg.store,
         serde_json::json!({ "event": event, "by": "cli", "crate": krate, "users": [login] }),
-    )
+    )?;
+    ctx.printer.status("Owners", msg);
+    Ok(())
 }

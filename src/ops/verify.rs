@@ -33,9 +33,25 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     let pending_index: BTreeSet<&str> = journal.index_files.iter().map(String::as_str).collect();
     let problems = &mut report.problems;
 
+    // Git blob ids of the sparse files, taken as each is read, for the git comparison.
+    let with_git = reg.config.git.enabled;
+    let mut blobs: Vec<(String, Option<git2::Oid>)> = Vec::new();
+    let blob_of = |bytes: &[u8]| {
+        if with_git {
+            git::blob_id(bytes).ok()
+        } else {
+            None
+        }
+    };
+
     // config.json
     let want_config = reg.registry_config();
-    match store.read(Area::Public, keys::CONFIG_JSON)? {
+    let config_bytes = store.read(Area::Public, keys::CONFIG_JSON)?;
+    blobs.push((
+        keys::CONFIG_JSON.to_owned(),
+        blob_of(config_bytes.as_deref().unwrap_or_default()),
+    ));
+    match config_bytes {
         None => problems.push("`public/index/config.json` is missing".into()),
         Some(bytes) => match serde_json::from_slice::<RegistryConfig>(&bytes) {
             Ok(c) if c == want_config => {}
@@ -49,14 +65,13 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     // Index files.
     let mut entries: BTreeMap<String, Vec<IndexPackage>> = BTreeMap::new();
     let mut expected_crates: BTreeMap<String, String> = BTreeMap::new();
-    let mut index_keys = Vec::new();
     for key in store.walk(Area::Public, "index")? {
         if key == keys::CONFIG_JSON {
             continue;
         }
-        index_keys.push(key.clone());
         let bytes = store.read(Area::Public, &key)?.unwrap_or_default();
         check_index_file(&key, &bytes, problems, &mut entries, &mut expected_crates);
+        blobs.push((key, blob_of(&bytes)));
     }
     report.crates = entries.len();
     report.versions = entries.values().map(Vec::len).sum();
@@ -101,7 +116,7 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     check_collisions(&entries, problems);
     // An interrupted rebuild may leave any part of the git index stale until it is completed.
     if reg.config.git.enabled && !journal.whole_git {
-        check_git(reg, &index_keys, &pending_index, problems)?;
+        check_git(reg, &blobs, &pending_index, problems)?;
     }
     Ok(report)
 }
@@ -218,7 +233,7 @@ fn check_collisions(entries: &BTreeMap<String, Vec<IndexPackage>>, problems: &mu
 
 fn check_git(
     reg: &Registry,
-    index_keys: &[String],
+    sparse: &[(String, Option<git2::Oid>)],
     pending: &BTreeSet<&str>,
     problems: &mut Vec<String>,
 ) -> Result<()> {
@@ -231,14 +246,9 @@ fn check_git(
         }
     };
     let mut tree = git.files()?;
-    let mut sparse: Vec<String> = index_keys.to_vec();
-    sparse.push(keys::CONFIG_JSON.to_owned());
-    for key in &sparse {
+    for (key, blob) in sparse {
         let rel = key.strip_prefix("index/").unwrap_or(key);
-        let bytes = reg.store.read(Area::Public, key)?.unwrap_or_default();
-        let same = tree
-            .remove(rel)
-            .is_some_and(|oid| git::blob_id(&bytes).is_ok_and(|b| b == oid));
+        let same = tree.remove(rel).is_some_and(|oid| Some(oid) == *blob);
         if !same && !pending.contains(key.as_str()) {
             problems.push(format!("the git index differs from `public/{key}`"));
         }
