@@ -463,6 +463,19 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
         };
         run(cmd, &reg.logs)
     };
+    let publish = |dir: &std::path::Path, token: Option<&str>| {
+        cargo(
+            dir,
+            &[
+                "publish",
+                "--registry",
+                "demo",
+                "--allow-dirty",
+                "--no-verify",
+            ],
+            token,
+        )
+    };
     let base = reg.example("demo-base");
 
     // `cargo login` stores alice's token; publish uses it.
@@ -475,18 +488,7 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     .success();
     assert_eq!(reg.index_entry("demo-base", "1.0.0")["name"], "demo-base");
     let sys = reg.example("demo-sys");
-    cargo(
-        &sys,
-        &[
-            "publish",
-            "--registry",
-            "demo",
-            "--allow-dirty",
-            "--no-verify",
-        ],
-        Some(&alice),
-    )
-    .success();
+    publish(&sys, Some(&alice)).success();
 
     // Refusals: cargo shows our sentence and nothing changes.
     let before = fs::read(reg.index_file("demo-base")).unwrap();
@@ -510,18 +512,7 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
             "does not have the `publish-update` scope",
         ),
     ] {
-        let out = cargo(
-            &newer,
-            &[
-                "publish",
-                "--registry",
-                "demo",
-                "--allow-dirty",
-                "--no-verify",
-            ],
-            Some(token),
-        )
-        .failure();
+        let out = publish(&newer, Some(token)).failure();
         assert!(
             out.stderr.contains(want),
             "want `{want}`:\n{}",
@@ -537,18 +528,7 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     )
     .unwrap();
     crate::serve::settle();
-    let out = cargo(
-        &newer,
-        &[
-            "publish",
-            "--registry",
-            "demo",
-            "--allow-dirty",
-            "--no-verify",
-        ],
-        Some(&alice),
-    )
-    .failure();
+    let out = publish(&newer, Some(&alice)).failure();
     assert!(
         out.stderr.contains("this registry accepts at most 300"),
         "{}",
@@ -561,18 +541,7 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
         before,
         "a refused publish changed the index"
     );
-    cargo(
-        &newer,
-        &[
-            "publish",
-            "--registry",
-            "demo",
-            "--allow-dirty",
-            "--no-verify",
-        ],
-        Some(&alice),
-    )
-    .success();
+    publish(&newer, Some(&alice)).success();
 
     // Yank and undo.
     cargo(
@@ -663,18 +632,7 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     // A whole workspace in one `cargo publish --workspace`, then a crate depending on crates of
     // this registry and on crates.io; the consumer then builds from what cargo published.
     let codegen = reg.example("demo-codegen");
-    cargo(
-        &codegen,
-        &[
-            "publish",
-            "--registry",
-            "demo",
-            "--allow-dirty",
-            "--no-verify",
-        ],
-        Some(&alice),
-    )
-    .success();
+    publish(&codegen, Some(&alice)).success();
     let workspace = reg.example("demo-workspace");
     cargo(
         &workspace,
@@ -759,15 +717,7 @@ fn a_private_registry_serves_only_with_a_read_token() {
     let reg = Registry::new(Protocol::Sparse);
     reg.add_all_examples();
     yank_base_1_1(&reg);
-    let settings = reg.root.join("ktra.toml");
-    let text = fs::read_to_string(&settings).unwrap();
-    assert!(text.contains("auth-required = false"), "{text}");
-    fs::write(
-        &settings,
-        text.replace("auth-required = false", "auth-required = true"),
-    )
-    .unwrap();
-    reg.ktra(["rebuild"]).success();
+    make_private(&reg);
     let server = crate::serve::Serve::start(&reg.root);
     let url = server.url();
     reg.ktra(["set-url", &url, "--api", &url]).success();
@@ -842,4 +792,18 @@ pub fn check_token_build(reg: &Registry, index: &str, tag: &str) {
         "{}",
         refused.describe()
     );
+}
+
+/// Turns a registry private by hand (`auth-required = true` in `ktra.toml`) and rewrites
+/// `config.json` to match.
+pub fn make_private(reg: &Registry) {
+    let settings = reg.root.join("ktra.toml");
+    let text = fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("auth-required = false"), "{text}");
+    fs::write(
+        &settings,
+        text.replace("auth-required = false", "auth-required = true"),
+    )
+    .unwrap();
+    reg.ktra(["rebuild"]).success();
 }

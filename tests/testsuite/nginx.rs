@@ -1,7 +1,7 @@
 //! nginx in front of a registry, configured by `ktra nginx-config`: files from `public/`, the
 //! API and (for private registries) token checks through `ktra serve`. Real cargo builds.
 
-use crate::e2e_cargo::{check_token_build, yank_base_1_1};
+use crate::e2e_cargo::{check_token_build, make_private, yank_base_1_1};
 use crate::serve::{Serve, request};
 use crate::support::{CONSUMER_STDOUT, Protocol, Registry};
 use std::fs;
@@ -125,14 +125,7 @@ fn cargo_builds_through_nginx_public_and_private() {
     drop(nginx);
 
     // The same registry made private: nginx asks `ktra serve` about every file.
-    let settings = reg.root.join("ktra.toml");
-    let text = fs::read_to_string(&settings).unwrap();
-    fs::write(
-        &settings,
-        text.replace("auth-required = false", "auth-required = true"),
-    )
-    .unwrap();
-    reg.ktra(["rebuild"]).success();
+    make_private(&reg);
     crate::serve::settle();
     let block = reg
         .ktra([
