@@ -4,16 +4,13 @@ wrk), /proc sampling, publish request bodies and crates with an incompressible p
 Everything listens on 127.0.0.1 only; ports are picked by the kernel (port 0).
 """
 
-import gzip
 import http.client
-import io
 import json
 import os
 import re
 import socket
 import struct
 import subprocess
-import tarfile
 import threading
 import time
 
@@ -31,24 +28,8 @@ class BenchError(Exception):
 
 
 def crate_with_payload(name, version, payload, level=1):
-    """A valid .crate (gzip'd tar) holding Cargo.toml, src/lib.rs and `data.bin` = payload.
-    With random payload bytes the .crate is about len(payload) bytes (gzip cannot shrink it)."""
-    root = f"{name}-{version}"
-    files = [
-        (f"{root}/Cargo.toml", synth.manifest(name, version).encode()),
-        (f"{root}/src/lib.rs", f"//! {name} {version}\npub fn f() -> u32 {{ 1 }}\n".encode()),
-    ]
-    if payload:
-        files.append((f"{root}/data.bin", payload))
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for path, data in files:
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            info.mode = 0o644
-            info.mtime = 1700000000
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), compresslevel=level, mtime=0)
+    """A valid .crate holding `data.bin` = payload (see synth.crate_bytes)."""
+    return synth.crate_bytes(name, version, payload=payload, level=level)
 
 
 def publish_body(name, version, crate):

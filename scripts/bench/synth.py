@@ -44,12 +44,16 @@ def manifest(name, version, dep=None, index_url=None):
     return text
 
 
-def crate_bytes(name, version, dep=None, index_url=None):
+def crate_bytes(name, version, dep=None, index_url=None, payload=None, level=6):
+    """A valid .crate: Cargo.toml, src/lib.rs, and `data.bin` = payload when given (random
+    payload bytes keep the .crate about that large: gzip cannot shrink them)."""
     root = f"{name}-{version}"
     files = [
         (f"{root}/Cargo.toml", manifest(name, version, dep, index_url).encode()),
         (f"{root}/src/lib.rs", f"//! {name} {version}\npub fn f() -> u32 {{ 1 }}\n".encode()),
     ]
+    if payload:
+        files.append((f"{root}/data.bin", payload))
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for path, data in files:
@@ -58,7 +62,7 @@ def crate_bytes(name, version, dep=None, index_url=None):
             info.mode = 0o644
             info.mtime = 1700000000
             tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
+    return gzip.compress(raw.getvalue(), compresslevel=level, mtime=0)
 
 
 def write_crate(out_dir, name, version, dep=None, index_url=None):
