@@ -113,12 +113,15 @@ pub fn add_crates(
     if plan.new.is_empty() {
         return Ok(report);
     }
-    write(&writer, plan)?;
+    // The first publisher owns a new crate. Recorded before the crate is written: a crash in
+    // between leaves the name reserved for that publisher (who can publish again), never a
+    // crate without owners.
     if let Some(login) = &opts.publisher {
         for crate_name in new_owners {
             crate::auth::store::put_owners(&reg.store, &crate_name, std::slice::from_ref(login))?;
         }
     }
+    write(&writer, plan)?;
     Ok(report)
 }
 
