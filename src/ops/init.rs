@@ -38,6 +38,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
             enabled: opts.git,
             remote: None,
         },
+        mirror: Default::default(),
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
