@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod upstream;
+
 /// The name every test registry gets; the example crates say `publish = ["demo"]`.
 pub const REGISTRY_NAME: &str = "demo";
 
