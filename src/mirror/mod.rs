@@ -16,6 +16,7 @@ mod dl;
 pub mod layout;
 mod lockfile;
 mod prune;
+pub mod pull;
 mod resolve;
 pub mod select;
 pub mod sync;

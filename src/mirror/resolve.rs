@@ -212,6 +212,12 @@ impl Round {
                 return self.failures.push(msg);
             }
             c.picked += 1;
+            let (name, vers, cksum) = (
+                line.head.name.clone(),
+                line.head.vers.clone(),
+                line.head.cksum.clone(),
+            );
+            self.repair_if_missing(name, vers, cksum);
             return;
         }
         if *want == Want::Refresh {
@@ -270,7 +276,9 @@ impl Round {
             c.seen.insert(format!("picked {vers}"));
             c.picked += 1;
             let have = c.have.lines.iter().any(|l| l.head.vers == vers);
-            if !have {
+            if have {
+                self.repair_if_missing(name.clone(), vers.clone(), cksum);
+            } else {
                 c.new.insert(vers.clone());
                 self.download(name.clone(), vers.clone(), cksum);
             }
@@ -293,6 +301,17 @@ impl Round {
                     Err(e) => self.failures.push(format!("`{dependent}`: {e:#}")),
                 }
             }
+        }
+    }
+
+    /// Fetches again a mirrored version whose crate file was deleted.
+    fn repair_if_missing(&mut self, name: String, vers: String, cksum: String) {
+        if !self
+            .shared
+            .store
+            .exists(Area::Public, &layout::crate_file(&name, &vers))
+        {
+            self.download(name, vers, cksum);
         }
     }
 
