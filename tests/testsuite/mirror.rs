@@ -44,6 +44,8 @@ struct Local {
     logs: PathBuf,
     url: String,
     server: Option<Server>,
+    /// `public/` as `ktra init` left it: syncing the mirror changes none of it.
+    initial_public: BTreeMap<String, Vec<u8>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -59,12 +61,13 @@ impl Local {
         let base = tmp.path().to_path_buf();
         let logs = base.join("logs");
         fs::create_dir_all(&logs).expect("create logs dir");
-        let local = Local {
+        let mut local = Local {
             root: base.join("reg"),
             base,
             logs,
             url,
             server,
+            initial_public: BTreeMap::new(),
             _tmp: tmp,
         };
         let mut init = Command::new(ktra_bin());
@@ -73,6 +76,7 @@ impl Local {
             .arg(&local.root)
             .args(["--url", &local.url, "--name", "demo", "--no-git"]);
         run(init, &local.logs).success();
+        local.initial_public = local.public_outside_mirror();
         local
     }
 
@@ -107,17 +111,24 @@ impl Local {
 
     /// `ktra sync-mirror --upstream UP --retries 0 ARGS`.
     fn sync(&self, up: &Upstream, args: &[&str]) -> Outcome {
-        let url = up.sparse_url();
-        let mut all = vec!["sync-mirror", "--upstream", &url, "--retries", "0"];
+        self.sync_from(&up.sparse_url(), args)
+    }
+
+    fn sync_from(&self, upstream: &str, args: &[&str]) -> Outcome {
+        let mut all = vec!["sync-mirror", "--upstream", upstream, "--retries", "0"];
         all.extend_from_slice(args);
         self.ktra(&all)
     }
 
     /// A successful `sync-mirror ... --json`, its report parsed.
     fn sync_json(&self, up: &Upstream, args: &[&str]) -> Report {
+        self.sync_json_from(&up.sparse_url(), args)
+    }
+
+    fn sync_json_from(&self, upstream: &str, args: &[&str]) -> Report {
         let mut all = args.to_vec();
         all.push("--json");
-        let out = self.sync(up, &all).success();
+        let out = self.sync_from(upstream, &all).success();
         Report::parse(&out)
     }
 
@@ -233,17 +244,28 @@ impl Local {
         );
     }
 
-    /// Outside `public/mirror/`, `public/` holds what `ktra init --no-git` made, and inside it
-    /// only `index/` and `crates/`.
-    fn assert_nothing_else_in_public(&self) {
-        let outside: BTreeSet<String> = rel_files(&self.root.join("public"))
+    /// The files of `public/` outside `public/mirror/`, with their bytes.
+    fn public_outside_mirror(&self) -> BTreeMap<String, Vec<u8>> {
+        let public = self.root.join("public");
+        rel_files(&public)
             .into_iter()
             .filter(|f| !f.starts_with("mirror/"))
-            .collect();
-        assert_eq!(
-            outside,
-            BTreeSet::from(["index/config.json".to_owned()]),
-            "files in public/ outside the mirror"
+            .map(|f| {
+                let bytes = fs::read(public.join(&f)).unwrap();
+                (f, bytes)
+            })
+            .collect()
+    }
+
+    /// Outside `public/mirror/`, `public/` is as `ktra init --no-git` made it, and inside it
+    /// there is only `index/` and `crates/`.
+    fn assert_nothing_else_in_public(&self) {
+        let outside = self.public_outside_mirror();
+        assert!(
+            outside == self.initial_public,
+            "files in public/ outside the mirror changed: now {:?}, after init {:?}",
+            outside.keys().collect::<Vec<_>>(),
+            self.initial_public.keys().collect::<Vec<_>>()
         );
         for f in self.mirror_files() {
             assert!(
@@ -331,13 +353,20 @@ struct Consumer {
 
 impl Consumer {
     fn new(base: &Path, tag: &str, config: &str) -> Consumer {
+        Self::with_deps(base, tag, config, "")
+    }
+
+    /// With more `[dependencies]` lines after `app = "1"`.
+    fn with_deps(base: &Path, tag: &str, config: &str, more_deps: &str) -> Consumer {
         let dir = base.join(format!("consumer-{tag}"));
         fs::create_dir_all(dir.join("src")).unwrap();
         fs::create_dir_all(dir.join(".cargo")).unwrap();
         fs::write(
             dir.join("Cargo.toml"),
-            "[package]\nname = \"mirror-consumer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
-             publish = false\n\n[dependencies]\napp = \"1\"\n",
+            format!(
+                "[package]\nname = \"mirror-consumer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+                 publish = false\n\n[dependencies]\napp = \"1\"\n{more_deps}"
+            ),
         )
         .unwrap();
         fs::write(
@@ -574,7 +603,21 @@ fn sync_by_requirement_takes_the_newest_match_and_all_versions_takes_every_match
     local.sync(&up, &["dia-bottom@=0.1.0"]).success();
     want.insert(("dia-bottom".into(), "0.1.0".into()));
     local.assert_holds(&up, &want);
+
+    // A dependency only a yanked version matches gets that version.
+    let fresh = Local::at("http://127.0.0.1:9/fresh");
+    fresh.sync(&up, &["pins-yanked"]).success();
+    fresh.assert_holds(&up, &set(&[("pins-yanked", "1.0.0"), ("leaf", "1.2.0")]));
+
+    // Nothing to match is an error that changes nothing.
+    for spec in ["no-such-crate", "leaf@^9"] {
+        let out = fresh.sync(&up, &[spec]);
+        assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+        assert!(out.stderr.contains("error:"), "{}", out.describe());
+        fresh.assert_holds(&up, &set(&[("pins-yanked", "1.0.0"), ("leaf", "1.2.0")]));
+    }
     local.verify().success();
+    fresh.verify().success();
 }
 
 /// The headline: a consumer builds from the mirror served by a plain static server, with a
@@ -803,6 +846,34 @@ fn a_resync_with_nothing_changed_downloads_nothing() {
     assert!(before == after, "the mirror changed");
 }
 
+/// The upstream served by `ktra serve`, which sends ETags: re-syncs revalidate with them.
+#[test]
+fn a_resync_against_an_upstream_with_etags_revalidates_every_index_file() {
+    let up = Upstream::start();
+    let server = crate::serve::Serve::start(&up.root);
+    up.ktra(&["set-url", &server.url()]).success();
+    let url = format!("sparse+{}/index/", server.url());
+    let local = Local::at("http://127.0.0.1:9/local");
+    local
+        .sync_json_from(&url, &["app"])
+        .expect(&[("downloaded", 26), ("index_unchanged", 0)]);
+    local.sync_json_from(&url, &["app"]).expect(&[
+        ("downloaded", 0),
+        ("index_fetched", 0),
+        ("index_unchanged", 24),
+        ("updated", 0),
+    ]);
+    // A change within the same second still shows: ETags follow the content.
+    up.ktra(&["yank", "leaf@2.0.0"]).success();
+    local.sync_json_from(&url, &[]).expect(&[
+        ("downloaded", 0),
+        ("index_fetched", 1),
+        ("index_unchanged", 23),
+        ("updated", 1),
+    ]);
+    local.assert_holds(&up, &set(&APP_CLOSURE));
+}
+
 #[test]
 fn upstream_yanks_reach_the_mirror_and_new_versions_only_when_asked() {
     let up = Upstream::start();
@@ -870,10 +941,21 @@ fn verify_checks_mirror_crate_files_and_dependencies() {
         .collect();
     fs::write(&index, kept).unwrap();
     fs::remove_file(&file).unwrap();
+    // Reported as a gap in the mirror (a pull-through mirror is partial by nature), naming the
+    // dependent and the requirement.
+    let out = local.verify();
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("chain-c@1.0.0") && said.contains("leaf ^1"),
+        "verify does not name the crate whose dependency is gone:\n{}",
+        out.describe()
+    );
+    // A line whose crate file is gone is damage.
+    fs::remove_file(local.mirror().join("crates/leaf-2.0.0.crate")).unwrap();
     let out = local.verify().failure();
     assert!(
-        format!("{}{}", out.stdout, out.stderr).contains("chain-c"),
-        "verify does not name the crate whose dependency is gone:\n{}",
+        format!("{}{}", out.stdout, out.stderr).contains("leaf-2.0.0.crate"),
+        "verify does not name the missing crate file:\n{}",
         out.describe()
     );
 }
@@ -911,17 +993,23 @@ fn sync_all_takes_every_version_of_every_crate() {
     local.verify().success();
 }
 
-/// `ktra serve --mirror-upstream`: the upstream's whole index files through the mirror URL, a
-/// crate fetched, verified and recorded on first download; afterwards the static tree alone
-/// (python's http.server on the same address, upstream stopped) serves a fresh CARGO_HOME.
-#[test]
-fn pull_through_fills_the_mirror_so_the_static_tree_builds_alone() {
+/// A consumer built with `cargo run` through `ktra serve --mirror-upstream` (fresh CARGO_HOME),
+/// checked, then the pull-through and the upstream stopped.
+struct PulledThrough {
+    up: Upstream,
+    local: Local,
+    consumer: Consumer,
+    port: u16,
+}
+
+fn build_through_the_pull_through() -> PulledThrough {
     use crate::serve::request;
     let mut up = Upstream::start();
     let port = free_port();
     let local = Local::at(&format!("http://127.0.0.1:{port}"));
     let serve = PullThrough::start(&local.root, port, &up.sparse_url());
 
+    // It made the mirror's config.json, and serves the upstream's whole index files.
     let config = request(port, "GET", "/mirror/index/config.json", &[]);
     assert_eq!(config.status, 200);
     local.assert_config_json();
@@ -942,7 +1030,19 @@ fn pull_through_fills_the_mirror_so_the_static_tree_builds_alone() {
     assert_eq!(consumer.locked(), app_locked());
     drop(serve);
     up.stop();
+    PulledThrough {
+        up,
+        local,
+        consumer,
+        port,
+    }
+}
 
+/// `ktra serve --mirror-upstream`: the upstream's whole index files through the mirror URL, and
+/// each crate cargo downloads fetched, verified and recorded in the pruned mirror.
+#[test]
+fn pull_through_serves_the_upstream_and_fills_the_pruned_mirror() {
+    let PulledThrough { up, local, .. } = build_through_the_pull_through();
     // What cargo downloaded (everything but the windows-only crate) is in the pruned mirror.
     let mut downloaded = app_locked();
     downloaded.remove(&("win-only".to_owned(), "1.0.0".to_owned()));
@@ -953,8 +1053,19 @@ fn pull_through_fills_the_mirror_so_the_static_tree_builds_alone() {
     );
     local.assert_holds(&up, &downloaded);
     local.verify().success();
+}
 
-    // The static tree alone, at the same address, for a CARGO_HOME that never saw it.
+/// After a build through the pull-through, the static tree alone (python's http.server on the
+/// same address, upstream stopped) builds the same project, with its Cargo.lock, for a
+/// CARGO_HOME that never saw it.
+#[test]
+fn after_a_pull_through_build_the_static_tree_alone_builds_the_project() {
+    let PulledThrough {
+        local,
+        consumer,
+        port,
+        ..
+    } = build_through_the_pull_through();
     let _static = PyServer::start(
         &local.root.join("public"),
         port,
@@ -967,4 +1078,142 @@ fn pull_through_fills_the_mirror_so_the_static_tree_builds_alone() {
     };
     let ran = fresh.cargo(&["run", "--quiet", "--locked"]).success();
     assert_eq!(ran.stdout, format!("{APP_TREE}\n"), "{}", ran.describe());
+}
+
+/// The pull-through never serves or records a crate file that does not match the upstream's
+/// checksum, answers 404 for what the upstream lacks, and fetches a crate once however many
+/// ask for it at the same time.
+#[test]
+fn pull_through_refuses_bad_files_and_fetches_each_crate_once() {
+    use crate::serve::request;
+    let leaf = versions()
+        .into_iter()
+        .find(|v| v.name == "leaf" && v.vers == "1.1.0")
+        .unwrap();
+    let up = Upstream::start_with(None, |root| {
+        fs::write(
+            root.join("public/crates/leaf-1.1.0.crate"),
+            crate_bytes_with(&leaf, "// altered\n"),
+        )
+        .unwrap();
+    });
+    let port = free_port();
+    let local = Local::at(&format!("http://127.0.0.1:{port}"));
+    let _serve = PullThrough::start(&local.root, port, &up.sparse_url());
+
+    let bad = request(port, "GET", "/mirror/crates/leaf-1.1.0.crate", &[]);
+    assert!(
+        bad.status >= 500,
+        "a corrupted upstream file was answered {}",
+        bad.status
+    );
+    assert!(!local.mirror().join("crates/leaf-1.1.0.crate").exists());
+    for path in [
+        "/mirror/crates/leaf-9.9.9.crate",
+        "/mirror/crates/no-such-crate-1.0.0.crate",
+        "/mirror/index/no/su/no-such-crate",
+    ] {
+        assert_eq!(request(port, "GET", path, &[]).status, 404, "{path}");
+    }
+    assert!(local.mirror_index_files().is_empty());
+
+    let want = up.crate_bytes("leaf", "2.0.0");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || request(port, "GET", "/mirror/crates/leaf-2.0.0.crate", &[]))
+        })
+        .collect();
+    for t in threads {
+        let r = t.join().unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.body == want, "a reply differs from the upstream's file");
+    }
+    assert_eq!(
+        up.crate_requests(),
+        ["leaf-1.1.0.crate", "leaf-2.0.0.crate"],
+        "crate files asked of the upstream"
+    );
+    local.assert_holds(&up, &set(&[("leaf", "2.0.0")]));
+    local.verify().success();
+}
+
+/// Crate files an interrupted sync left without index lines: once cargo downloads one through
+/// the pull-through, its line is in the pruned index too (else the static tree lacks it).
+#[test]
+fn pull_through_records_crates_an_interrupted_sync_left_behind() {
+    use crate::serve::request;
+    let mut up = Upstream::start_with(Some(4), |_| {});
+    let port = free_port();
+    let local = Local::at(&format!("http://127.0.0.1:{port}"));
+    let out = local.sync(&up, &["app", "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    let left = local.mirror_crates();
+    assert!(!left.is_empty(), "the interrupted sync kept no crate file");
+    assert!(local.mirror_index_files().is_empty());
+
+    up.restart();
+    let _serve = PullThrough::start(&local.root, port, &up.sparse_url());
+    let mut want = Versions::new();
+    for file in &left {
+        let (name, vers) = set(&APP_CLOSURE)
+            .into_iter()
+            .find(|v| crate_file_name(v) == *file)
+            .unwrap();
+        let reply = request(port, "GET", &format!("/mirror/crates/{file}"), &[]);
+        assert_eq!(reply.status, 200, "{file}");
+        assert!(reply.body == up.crate_bytes(&name, &vers), "{file}");
+        want.insert((name, vers));
+    }
+    assert_eq!(
+        local.mirrored(),
+        want,
+        "versions cargo got through the pull-through but the pruned index lacks"
+    );
+    local.assert_holds(&up, &want);
+}
+
+/// A lock file of a project using crates.io (replaced) and a private registry: only the
+/// replaced source's packages are the upstream's to mirror.
+#[test]
+fn lockfile_sync_leaves_packages_of_other_registries_alone() {
+    let up = Upstream::start();
+    let local = Local::served();
+    // A private crate in the registry that holds the mirror, depended on by the project.
+    let private = local.base.join("private-thing-1.0.0.crate");
+    fs::write(
+        &private,
+        ktra::package::testing::simple("private-thing", "1.0.0", ""),
+    )
+    .unwrap();
+    local.ktra(&["add", private.to_str().unwrap()]).success();
+    let config = format!(
+        "[source.crates-io]\nreplace-with = \"upstream\"\n\n[source.upstream]\nregistry = \"{}\"\n\n\
+         [registries.demo]\nindex = \"sparse+{}/index/\"\n",
+        up.sparse_url(),
+        local.url
+    );
+    let maker = Consumer::with_deps(
+        &local.base,
+        "mixed",
+        &config,
+        "private-thing = { version = \"1\", registry = \"demo\" }\n",
+    );
+    maker.cargo(&["generate-lockfile"]).success();
+    let lock = fs::read_to_string(maker.lock_path()).unwrap();
+    assert!(
+        lock.contains(&format!("source = \"sparse+{}/index/\"", local.url)),
+        "{lock}"
+    );
+
+    local
+        .sync(&up, &["--lockfile", maker.lock_path().to_str().unwrap()])
+        .success();
+    local.assert_holds(&up, &app_locked());
+    assert!(
+        !up.requests()
+            .iter()
+            .any(|r| r.path.contains("private-thing")),
+        "asked the upstream for the private crate: {:?}",
+        up.requests()
+    );
 }

@@ -183,6 +183,8 @@ pub fn versions() -> Vec<Version> {
             .dev_dep("dev-only", "^1"),
         // A dependency on crates.io that the upstream does not have.
         v("uses-outside", "1.0.0").outside_dep("outside-thing", "^1"),
+        // A requirement only a yanked version matches.
+        v("pins-yanked", "1.0.0").dep("leaf", "=1.2.0"),
         // Names of one, two and three characters, and one with capitals.
         v("x", "1.0.0"),
         v("xy", "1.0.0"),
