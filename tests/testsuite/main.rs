@@ -10,3 +10,4 @@ mod nginx;
 mod serve;
 mod support;
 mod tokens;
+mod transfer;
