@@ -8,6 +8,7 @@ mod maintain;
 mod mirror;
 mod owner;
 mod serve;
+mod transfer;
 mod users;
 mod yank;
 
@@ -76,6 +77,10 @@ enum Command {
     /// Manage crate owners (as an administrator).
     #[command(subcommand)]
     Owner(owner::OwnerCommand),
+    /// Write the index and crate files (and the mirror's) to one archive, or the changes since an earlier one.
+    Export(transfer::ExportArgs),
+    /// Check an archive from `ktra export` and apply it to this registry.
+    Import(transfer::ImportArgs),
 }
 
 pub struct Context {
@@ -112,6 +117,8 @@ pub fn main() -> ExitCode {
         Command::User(c) => users::user(c, &ctx),
         Command::Token(c) => users::token(c, &ctx),
         Command::Owner(c) => owner::run(c, &ctx),
+        Command::Export(a) => transfer::export(a, &ctx),
+        Command::Import(a) => transfer::import(a, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

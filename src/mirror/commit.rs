@@ -34,23 +34,15 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     let mut caches = Vec::new();
     // Reverse discovery order: a crate was discovered before its dependencies.
     for c in touched.into_iter().rev() {
-        let upstream = match &c.fresh {
-            Some(tmp) => read_upstream(&c.name, &std::fs::read(tmp)?)?,
-            None => read_upstream(
-                &c.name,
-                &store
-                    .read(Area::State, &layout::upstream_index(&c.name))?
-                    .unwrap_or_default(),
-            )?,
-        };
         let key = layout::index(&c.name);
-        let old_bytes = store.read(Area::Public, &key)?.unwrap_or_default();
-        let old = IndexFile::parse(&old_bytes)
-            .with_context(|| format!("failed to read the mirror's `{key}`"))?;
-        let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();
-        keep.extend(c.new.iter().cloned());
-        let bytes = prune(&upstream, &keep, &old);
-        if bytes != old_bytes {
+        let current = store.read(Area::Public, &key)?.unwrap_or_default();
+        let bytes = if c.computed && current == c.have.to_bytes() {
+            // Nothing changed the file since the round read it: the round's result stands.
+            c.pruned.clone()
+        } else {
+            Some(recompute(store, &c, &current)?)
+        };
+        if let Some(bytes) = bytes.filter(|b| *b != current) {
             batch.put(Area::Public, &key, &bytes)?;
             updated += 1;
         }
@@ -64,6 +56,23 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     batch.commit()?;
     store.sync()?;
     Ok(updated)
+}
+
+/// The new file when the round's result cannot be used (another writer changed the file).
+fn recompute(store: &Store, c: &CrateRound, current: &[u8]) -> Result<Vec<u8>> {
+    let upstream = match &c.fresh {
+        Some(tmp) => read_upstream(&c.name, &std::fs::read(tmp)?)?,
+        None => {
+            let cached = store.read(Area::State, &layout::upstream_index(&c.name))?;
+            read_upstream(&c.name, &cached.unwrap_or_default())?
+        }
+    };
+    let key = layout::index(&c.name);
+    let old = IndexFile::parse(current)
+        .with_context(|| format!("failed to read the mirror's `{key}`"))?;
+    let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();
+    keep.extend(c.new.iter().cloned());
+    Ok(prune(&upstream, &keep, &old))
 }
 
 fn read_upstream(name: &str, cached: &[u8]) -> Result<IndexFile> {

@@ -26,6 +26,11 @@ pub struct CrateRound {
     pub new: HashSet<String>,
     /// Versions picked in all (already mirrored or new).
     pub picked: usize,
+    /// The mirror's new file for it, computed from the upstream file while it was at hand
+    /// (`None` when unchanged).
+    pub pruned: Option<Vec<u8>>,
+    /// Whether `pruned` was computed.
+    pub computed: bool,
     upstream: Option<IndexFile>,
     pending: Vec<(Want, Option<String>)>,
     fetched: bool,
@@ -93,6 +98,9 @@ impl Round {
                 Err(e) => self.failures.push(format!("a mirror task failed: {e}")),
             }
         }
+        for c in self.crates.values_mut() {
+            c.compute_pruned();
+        }
         self
     }
 
@@ -118,6 +126,8 @@ impl Round {
                     fresh: None,
                     new: HashSet::new(),
                     picked: 0,
+                    pruned: None,
+                    computed: false,
                     upstream: None,
                     pending: Vec::new(),
                     fetched: false,
@@ -183,7 +193,9 @@ impl Round {
             self.apply(key, &want, from.as_deref());
         }
         if !self.keep_parsed {
+            // No later want can pick more versions: the new file is known now.
             let c = self.crates.get_mut(key).expect("known");
+            c.compute_pruned();
             c.upstream = None;
         }
     }
@@ -339,6 +351,25 @@ impl Round {
                 .failures
                 .push(format!("failed to mirror `{label}`: {e:#}")),
         }
+    }
+}
+
+impl CrateRound {
+    /// Computes the pruned file while the upstream file is parsed.
+    fn compute_pruned(&mut self) {
+        let Some(upstream) = &self.upstream else {
+            return;
+        };
+        let mut keep: HashSet<String> = self
+            .have
+            .lines
+            .iter()
+            .map(|l| l.head.vers.clone())
+            .collect();
+        keep.extend(self.new.iter().cloned());
+        let bytes = super::prune::prune(upstream, &keep, &self.have);
+        self.pruned = (bytes != self.have.to_bytes()).then_some(bytes);
+        self.computed = true;
     }
 }
 

@@ -76,6 +76,8 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         }
     }
     commit::write_config(reg)?;
+    reg.store
+        .clean_stale_temp(std::time::Duration::from_secs(3600));
     let progress = printer.progress(0, "Mirroring");
     let shared = Arc::new(Shared {
         store: reg.store.clone(),

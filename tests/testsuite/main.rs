@@ -11,3 +11,4 @@ mod nginx;
 mod serve;
 mod support;
 mod tokens;
+mod transfer;
