@@ -54,8 +54,21 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
     for spec in &opts.specs {
         roots.push(select::parse_spec(spec, opts.all_versions)?);
     }
+    let replaces = reg.config.mirror.replaces.as_deref().unwrap_or("crates-io");
+    let mut urls = vec![opts.upstream.as_str()];
+    urls.extend(opts.upstream_git.as_deref());
+    let mirrored = |s: &str| lockfile::is_mirrored_source(s, replaces == "crates-io", &urls);
+    let mut elsewhere = 0;
     for path in &opts.lockfiles {
-        roots.extend(lockfile::read(path)?);
+        let (wants, others) = lockfile::read(path, &mirrored)?;
+        roots.extend(wants);
+        elsewhere += others;
+    }
+    if elsewhere > 0 {
+        printer.note(format!(
+            "{elsewhere} locked package(s) come from registries other than the one the mirror \
+             replaces (`{replaces}`): left out"
+        ));
     }
     let follow = !opts.specs.is_empty();
     if opts.all && opts.upstream_git.is_none() {
