@@ -10,7 +10,7 @@ use super::resolve::{CrateRound, parse_upstream};
 use crate::index::file::IndexFile;
 use crate::storage::{Area, RegistryLock, Store};
 use anyhow::{Context, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Takes the mirror lock (separate from the registry lock: a long sync never blocks publishes).
 pub fn lock(store: &Store) -> Result<RegistryLock> {
@@ -32,8 +32,7 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     let mut batch = store.batch().named("mirror-index");
     let mut updated = 0;
     let mut caches = Vec::new();
-    // Reverse discovery order: a crate was discovered before its dependencies.
-    for c in touched.into_iter().rev() {
+    for c in dependencies_first(touched) {
         let key = layout::index(&c.name);
         let current = store.read(Area::Public, &key)?.unwrap_or_default();
         let bytes = if c.computed && current == c.have.to_bytes() {
@@ -56,6 +55,40 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     batch.commit()?;
     store.sync()?;
     Ok(updated)
+}
+
+/// The crates ordered so that each comes after the crates its versions depend on (a
+/// depth-first post-order; a cycle, possible only through dev-dependencies, is cut anywhere).
+fn dependencies_first(crates: Vec<CrateRound>) -> Vec<CrateRound> {
+    let mut by_key: HashMap<String, CrateRound> = crates
+        .into_iter()
+        .map(|c| (c.name.to_ascii_lowercase(), c))
+        .collect();
+    let mut keys: Vec<String> = by_key.keys().cloned().collect();
+    keys.sort();
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    for key in keys {
+        // An explicit stack: (crate, whether its dependencies are already pushed).
+        let mut stack = vec![(key, false)];
+        while let Some((k, expanded)) = stack.pop() {
+            if expanded {
+                order.push(k);
+                continue;
+            }
+            if !by_key.contains_key(&k) || !seen.insert(k.clone()) {
+                continue;
+            }
+            stack.push((k.clone(), true));
+            for dep in &by_key[&k].deps {
+                stack.push((dep.clone(), false));
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|k| by_key.remove(&k))
+        .collect()
 }
 
 /// The new file when the round's result cannot be used (another writer changed the file).

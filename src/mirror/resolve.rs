@@ -31,6 +31,8 @@ pub struct CrateRound {
     pub pruned: Option<Vec<u8>>,
     /// Whether `pruned` was computed.
     pub computed: bool,
+    /// Crates (lowercase) the picked versions depend on: they are committed first.
+    pub deps: Vec<String>,
     upstream: Option<IndexFile>,
     pending: Vec<(Want, Option<String>)>,
     fetched: bool,
@@ -128,6 +130,7 @@ impl Round {
                     picked: 0,
                     pruned: None,
                     computed: false,
+                    deps: Vec::new(),
                     upstream: None,
                     pending: Vec::new(),
                     fetched: false,
@@ -294,23 +297,31 @@ impl Round {
                 c.new.insert(vers.clone());
                 self.download(name.clone(), vers.clone(), cksum);
             }
+            let dependent = format!("{name}@{vers}");
+            let deps = match select::dependencies(&raw, self.shared.dev) {
+                Ok(deps) => deps,
+                Err(e) => {
+                    self.failures.push(format!("`{dependent}`: {e:#}"));
+                    continue;
+                }
+            };
+            let c = self.crates.get_mut(key).expect("known");
+            c.deps
+                .extend(deps.follow.iter().map(|d| d.name.to_ascii_lowercase()));
             if follow {
-                let dependent = format!("{name}@{vers}");
-                match select::dependencies(&raw, self.shared.dev) {
-                    Ok(deps) => {
-                        for dep in deps.follow {
-                            let want = Want::Req {
-                                req: dep.req,
-                                all: false,
-                                follow: true,
-                            };
-                            self.want(&dep.name, want, Some(&dependent));
-                        }
-                        for foreign in deps.foreign {
-                            self.warnings.push(format!("`{dependent}` depends on `{foreign}` from another registry: not mirrored"));
-                        }
-                    }
-                    Err(e) => self.failures.push(format!("`{dependent}`: {e:#}")),
+                for dep in deps.follow {
+                    let want = Want::Req {
+                        req: dep.req,
+                        all: false,
+                        follow: true,
+                    };
+                    self.want(&dep.name, want, Some(&dependent));
+                }
+                for foreign in deps.foreign {
+                    let msg = format!(
+                        "`{dependent}` depends on `{foreign}` from another registry: not mirrored"
+                    );
+                    self.warnings.push(msg);
                 }
             }
         }

@@ -1226,3 +1226,41 @@ fn lockfile_sync_leaves_packages_of_other_registries_alone() {
         up.requests()
     );
 }
+
+/// A sync killed at each step of making its round visible leaves a mirror that `ktra verify`
+/// accepts with no gaps (index files go in dependencies-first), and the next run completes it.
+#[test]
+fn a_sync_killed_while_committing_leaves_a_sound_mirror_and_the_next_run_completes() {
+    let up = Upstream::start();
+    for point in [
+        "mirror-crates-synced",
+        "mirror-index-synced",
+        "mirror-index-partial",
+    ] {
+        let local = Local::at(&format!("http://127.0.0.1:{}", free_port()));
+        let mut cmd = Command::new(ktra_bin());
+        cmd.env("KTRA_CRASH_AT", point)
+            .env_remove("KTRA_REGISTRY")
+            .arg("-r")
+            .arg(&local.root)
+            .args(["sync-mirror", "--upstream", &up.sparse_url(), "app"]);
+        let crashed = run(cmd, &local.logs);
+        assert!(!crashed.status.success(), "{point}: {}", crashed.describe());
+        assert!(
+            crashed.stderr.contains(point),
+            "{point}: {}",
+            crashed.describe()
+        );
+        let verify = local.verify().success();
+        assert!(
+            !verify.stderr.contains("not self-contained"),
+            "{point}: {}",
+            verify.stderr
+        );
+        if point == "mirror-index-partial" {
+            assert_eq!(local.mirror_index_files().len(), 1, "{point}");
+        }
+        local.sync(&up, &["app"]).success();
+        local.assert_holds(&up, &set(&APP_CLOSURE));
+    }
+}
