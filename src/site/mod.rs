@@ -1,6 +1,8 @@
 //! The browsable site (issue 5): a static crate browser written into `public/`.
 //!
 //! ```text
+//!  view (plain data) ──► Templates (minijinja, autoescape) ──► index.html, c/NAME.html,
+//!                                                                feed.xml, 404.html, static/*
 //!  README text ──► render_readme (pulldown-cmark + ammonia) ──► CratePage::readme_html
 //!  [CrateSummary] ──► search_index ──► search-index.json (read by static/search.js)
 //! ```
@@ -10,10 +12,12 @@
 mod links;
 mod readme;
 mod search;
+mod templates;
 pub mod view;
 
 pub use readme::render_readme;
 pub use search::{ENTRY_BUDGET, search_index};
+pub use templates::Templates;
 
 #[cfg(test)]
 mod tests;
