@@ -10,22 +10,26 @@ use std::borrow::Cow;
 pub const ID_PREFIX: &str = "user-content-";
 
 /// ammonia's attribute filter: rewrite URL attributes, prefix ids, keep the rest (the attribute
-/// was already allowed by ammonia's lists). `None` removes the attribute.
+/// was already allowed by ammonia's lists). `None` removes the attribute. `dir` is the README's
+/// folder in the repository (`""` at its root).
 pub fn filter_attribute<'a>(
     element: &str,
     attribute: &str,
     value: &'a str,
     base: Option<&str>,
+    dir: &str,
 ) -> Option<Cow<'a, str>> {
     match attribute {
-        "href" | "cite" | "xlink:href" => rewrite_url(value, UrlUse::Link, base).map(Cow::Owned),
+        "href" | "cite" | "xlink:href" => {
+            rewrite_url(value, UrlUse::Link, base, dir).map(Cow::Owned)
+        }
         "src" => {
             let use_ = if element == "img" {
                 UrlUse::Image
             } else {
                 UrlUse::Link
             };
-            rewrite_url(value, use_, base).map(Cow::Owned)
+            rewrite_url(value, use_, base, dir).map(Cow::Owned)
         }
         "id" => prefix_id(value).map(Cow::Owned),
         _ => Some(Cow::Borrowed(value)),
@@ -33,7 +37,7 @@ pub fn filter_attribute<'a>(
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum UrlUse {
+pub(super) enum UrlUse {
     Link,
     Image,
 }
@@ -70,7 +74,12 @@ fn scheme(url: &str) -> Option<String> {
 }
 
 /// The URL to put in the attribute instead, or `None` to drop it.
-fn rewrite_url(raw: &str, use_: UrlUse, base: Option<&str>) -> Option<String> {
+pub(super) fn rewrite_url(
+    raw: &str,
+    use_: UrlUse,
+    base: Option<&str>,
+    dir: &str,
+) -> Option<String> {
     let url = clean(raw);
     if url.is_empty() {
         return None;
@@ -98,12 +107,13 @@ fn rewrite_url(raw: &str, use_: UrlUse, base: Option<&str>) -> Option<String> {
             _ => None,
         };
     }
-    join(base?, &url, use_)
+    join(base?, dir, &url, use_)
 }
 
-/// `<repo>/blob/HEAD/<path>` (links) or `<repo>/raw/HEAD/<path>` (images), dot segments
-/// resolved inside the repository; `None` when the base is not an http(s) URL.
-fn join(base: &str, relative: &str, use_: UrlUse) -> Option<String> {
+/// `<repo>/blob/HEAD/<path>` (links) or `<repo>/raw/HEAD/<path>` (images), the path taken from
+/// `dir` (unless it starts with `/`) and dot segments resolved inside the repository; `None`
+/// when the base is not an http(s) URL.
+fn join(base: &str, dir: &str, relative: &str, use_: UrlUse) -> Option<String> {
     let base = clean(base);
     let base = base.split(['?', '#']).next().unwrap_or_default();
     let base = base.trim_end_matches('/');
@@ -122,7 +132,12 @@ fn join(base: &str, relative: &str, use_: UrlUse) -> Option<String> {
         return None;
     }
     let mut segments: Vec<&str> = Vec::new();
-    for segment in path.split(['/', '\\']) {
+    let dir = if path.starts_with(['/', '\\']) {
+        ""
+    } else {
+        dir
+    };
+    for segment in dir.split(['/', '\\']).chain(path.split(['/', '\\'])) {
         match segment {
             "" | "." => {}
             ".." => {
@@ -144,96 +159,4 @@ fn join(base: &str, relative: &str, use_: UrlUse) -> Option<String> {
 /// ammonia's policy for relative URLs left after [`filter_attribute`]: only in-page fragments.
 pub fn keep_fragment(url: &str) -> Option<Cow<'_, str>> {
     url.starts_with('#').then_some(Cow::Borrowed(url))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const REPO: Option<&str> = Some("https://github.com/o/r");
-
-    fn link(url: &str, base: Option<&str>) -> Option<String> {
-        rewrite_url(url, UrlUse::Link, base)
-    }
-
-    #[test]
-    fn schemes() {
-        assert_eq!(
-            link("https://x.test/a", None).as_deref(),
-            Some("https://x.test/a")
-        );
-        assert_eq!(
-            link("mailto:a@b.test", None).as_deref(),
-            Some("mailto:a@b.test")
-        );
-        assert_eq!(rewrite_url("mailto:a@b.test", UrlUse::Image, REPO), None);
-        for bad in [
-            "javascript:alert(1)",
-            " JaVaScRiPt:x",
-            "java\tscript:x",
-            "data:text/html,x",
-        ] {
-            assert_eq!(link(bad, REPO), None, "{bad:?}");
-        }
-        assert_eq!(link("vbscript:x", REPO), None);
-        assert_eq!(link("https:evil", REPO), None);
-    }
-
-    #[test]
-    fn relative_with_and_without_base() {
-        let cases = [
-            ("docs/a.md", "https://github.com/o/r/blob/HEAD/docs/a.md"),
-            (
-                "./docs/a.md#x",
-                "https://github.com/o/r/blob/HEAD/docs/a.md#x",
-            ),
-            ("/LICENSE", "https://github.com/o/r/blob/HEAD/LICENSE"),
-            (
-                "../../etc/x?y=1",
-                "https://github.com/o/r/blob/HEAD/etc/x?y=1",
-            ),
-            ("./", "https://github.com/o/r"),
-        ];
-        for (from, to) in cases {
-            assert_eq!(link(from, REPO).as_deref(), Some(to), "{from}");
-            assert_eq!(
-                link(from, Some("https://github.com/o/r.git/")).as_deref(),
-                Some(to)
-            );
-            assert_eq!(link(from, None), None, "{from}");
-        }
-        let img = rewrite_url("img/logo.png", UrlUse::Image, REPO);
-        assert_eq!(
-            img.as_deref(),
-            Some("https://github.com/o/r/raw/HEAD/img/logo.png")
-        );
-        assert_eq!(link("?tab=1", REPO), None);
-        assert_eq!(link("a", Some("javascript:alert(1)//")), None);
-        assert_eq!(link("a", Some("not a url")), None);
-        assert_eq!(
-            link("//cdn.test/x", None).as_deref(),
-            Some("https://cdn.test/x")
-        );
-        assert_eq!(
-            link("/\\evil.test", None).as_deref(),
-            Some("https://evil.test")
-        );
-    }
-
-    #[test]
-    fn fragments_and_ids() {
-        assert_eq!(link("#usage", None).as_deref(), Some("#user-content-usage"));
-        assert_eq!(
-            link("#user-content-usage", None).as_deref(),
-            Some("#user-content-usage")
-        );
-        assert_eq!(rewrite_url("#x", UrlUse::Image, REPO), None);
-        assert_eq!(link("#", None), None);
-        let id = filter_attribute("h2", "id", "main", None);
-        assert_eq!(id.as_deref(), Some("user-content-main"));
-        assert_eq!(
-            filter_attribute("td", "align", "left", None).as_deref(),
-            Some("left")
-        );
-    }
 }

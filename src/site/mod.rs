@@ -15,7 +15,7 @@ mod search;
 mod templates;
 pub mod view;
 
-pub use readme::render_readme;
+pub use readme::{render_readme, render_readme_in};
 pub use search::{ENTRY_BUDGET, search_index};
 pub use templates::Templates;
 

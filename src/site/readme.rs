@@ -13,6 +13,14 @@ use super::links;
 /// images resolve against (crates.io style); without it relative URLs are dropped.
 /// `is_markdown = false` renders the text as it is, in a `<pre>`.
 pub fn render_readme(text: &str, is_markdown: bool, base: Option<&str>) -> String {
+    render_readme_in(text, is_markdown, base, "")
+}
+
+/// [`render_readme`] for a README that is not at the root of its repository: `dir` is its folder
+/// there (`crates/foo` for a workspace member: `path_in_vcs` of `.cargo_vcs_info.json` joined
+/// with the README's folder in the package), so `docs/x.md` becomes
+/// `<repo>/blob/HEAD/crates/foo/docs/x.md`; links starting with `/` stay at the root.
+pub fn render_readme_in(text: &str, is_markdown: bool, base: Option<&str>, dir: &str) -> String {
     if !is_markdown {
         return format!("<pre class=\"readme-text\">{}</pre>", escape_html(text));
     }
@@ -21,7 +29,7 @@ pub fn render_readme(text: &str, is_markdown: bool, base: Option<&str>) -> Strin
         // html5ever's tree building slows down with depth; no real README nests this deep.
         return render_readme(text, false, base);
     }
-    sanitize(&html, base)
+    sanitize(&html, base, dir)
 }
 
 /// Elements nested deeper than this make the README plain text.
@@ -123,8 +131,9 @@ fn slugify(text: &str) -> String {
 /// Element and attribute allow-list: ammonia's defaults (no script, style, iframe, object,
 /// form, input, event handlers or `style` attributes) minus the landmark elements a README must
 /// not add to the page, plus `id` (always prefixed) and lazy, referrer-less images.
-fn sanitize(html: &str, base: Option<&str>) -> String {
+fn sanitize(html: &str, base: Option<&str>, dir: &str) -> String {
     let base = base.map(str::to_owned);
+    let dir = dir.to_owned();
     let mut builder = ammonia::Builder::default();
     builder
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
@@ -137,7 +146,7 @@ fn sanitize(html: &str, base: Option<&str>) -> String {
         .set_tag_attribute_value("img", "referrerpolicy", "no-referrer")
         .url_relative(ammonia::UrlRelative::Custom(Box::new(links::keep_fragment)))
         .attribute_filter(move |element, attribute, value| {
-            links::filter_attribute(element, attribute, value, base.as_deref())
+            links::filter_attribute(element, attribute, value, base.as_deref(), &dir)
         });
     builder.clean(html).to_string()
 }

@@ -2,6 +2,7 @@
 
 mod escape;
 mod feed;
+mod links;
 mod overrides;
 mod pages;
 mod readme;
