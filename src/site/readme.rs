@@ -10,7 +10,7 @@ use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 use super::links;
 
 /// README markdown -> sanitised HTML. `base` is the repository URL that relative links and
-/// images resolve against (crates.io style); without it relative URLs are dropped.
+/// images resolve against (as the public registry does); without it relative URLs are dropped.
 /// `is_markdown = false` renders the text as it is, in a `<pre>`.
 pub fn render_readme(text: &str, is_markdown: bool, base: Option<&str>) -> String {
     render_readme_in(text, is_markdown, base, "")

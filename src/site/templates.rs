@@ -55,7 +55,7 @@ impl Templates {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_formatter(escape_formatter);
         env.add_test("http_url", |value: Value| {
             value.as_str().is_some_and(is_http_url)

@@ -113,3 +113,10 @@ fn render_readme_in_a_workspace_member() {
         assert!(html.contains(want), "missing {want:?} in {html}");
     }
 }
+
+#[test]
+fn footnotes_link_to_their_text() {
+    let html = crate::site::render_readme("Claim[^a].\n\n[^a]: Source.\n", true, None);
+    assert!(html.contains("href=\"#user-content-a\""), "{html}");
+    assert!(html.contains("id=\"user-content-a\""), "{html}");
+}

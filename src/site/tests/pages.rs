@@ -182,3 +182,22 @@ fn templates_can_render_from_many_threads() {
     fn shared<T: Send + Sync>(_: &T) {}
     shared(&templates());
 }
+
+#[test]
+fn empty_fields_render() {
+    let mut page = crate_page("", 0);
+    page.version = String::new();
+    page.site.name = String::new();
+    page.site.url = String::new();
+    page.site.generated = String::new();
+    let t = templates();
+    t.crate_page(&page).unwrap();
+    t.home(&HomePage {
+        site: page.site.clone(),
+        recent: vec![],
+        crates: vec![],
+    })
+    .unwrap();
+    t.not_found(&page.site).unwrap();
+    t.feed(&page.site, &[]).unwrap();
+}
