@@ -62,6 +62,8 @@ enum Command {
     Rebuild(maintain::RebuildArgs),
     /// Copy crates (named, from lock files, or all) from an upstream registry into the mirror.
     SyncMirror(mirror::SyncMirrorArgs),
+    /// Rebuild the browsable site in public/ (home, crate pages, search index, feed).
+    Site(maintain::SiteArgs),
     /// Change the URL the registry is served at (rewrites config.json only).
     SetUrl(maintain::SetUrlArgs),
     /// Serve the registry over HTTP (public/ read-only, with caching headers).
@@ -111,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => maintain::verify(a, &ctx),
         Command::Rebuild(a) => maintain::rebuild(a, &ctx),
         Command::SetUrl(a) => maintain::set_url(a, &ctx),
+        Command::Site(a) => maintain::site(a, &ctx),
         Command::SyncMirror(a) => mirror::run(a, &ctx),
         Command::Serve(a) => serve::run(a, &ctx),
         Command::NginxConfig(a) => serve::nginx(a, &ctx),

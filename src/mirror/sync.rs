@@ -166,6 +166,10 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         run_round(roots, follow)?;
     }
     progress.finish_and_clear();
+    // The home page shows the mirror's setup (written under the registry lock, like any change).
+    let lock = crate::storage::RegistryLock::acquire(&reg.store.path(Area::State, ""), || {})?;
+    crate::ops::site::after_change(reg, &[], printer);
+    drop(lock);
     for w in &summary.warnings {
         printer.warn(w);
     }

@@ -1,7 +1,7 @@
 //! What the templates see: plain, serialisable view models built from the index and the crate
 //! metadata store. No I/O and no HTML here; escaping is the templates' (autoescape) job.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Facts about the registry every page shows (the setup snippet, links home).
 #[derive(Debug, Clone, Serialize)]
@@ -30,7 +30,7 @@ pub struct MirrorInfo {
 }
 
 /// One crate in lists (home page, search).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CrateSummary {
     pub name: String,
     /// Newest non-yanked version (newest version when all are yanked).
@@ -42,7 +42,7 @@ pub struct CrateSummary {
 }
 
 /// One release, for "recent releases" and the Atom feed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Release {
     pub name: String,
     pub version: String,

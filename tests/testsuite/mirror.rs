@@ -249,7 +249,7 @@ impl Local {
         let public = self.root.join("public");
         rel_files(&public)
             .into_iter()
-            .filter(|f| !f.starts_with("mirror/"))
+            .filter(|f| !f.starts_with("mirror/") && !crate::support::is_site_file(f))
             .map(|f| {
                 let bytes = fs::read(public.join(&f)).unwrap();
                 (f, bytes)

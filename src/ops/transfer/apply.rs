@@ -124,6 +124,9 @@ pub fn apply(
         writer.sync_git_whole(&format!("Import export {}", short(&staged.manifest.id)))?;
     }
     writer.done()?;
+    if !writes.is_empty() || !removals.is_empty() {
+        crate::ops::site::rebuild_after_change(writer.reg, writer.printer);
+    }
     report.written = writes.len();
     report.bytes = writes
         .iter()
