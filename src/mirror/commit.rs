@@ -114,16 +114,17 @@ fn read_upstream(name: &str, cached: &[u8]) -> Result<IndexFile> {
     parse_upstream(name, body)
 }
 
-/// Writes the mirror's `config.json` when it is missing or out of date.
-pub fn write_config(reg: &crate::registry::Registry) -> Result<()> {
+/// Writes the mirror's `config.json` when it is missing or out of date; `true` when it did.
+pub fn write_config(reg: &crate::registry::Registry) -> Result<bool> {
     let bytes = layout::registry_config(reg).to_bytes();
     let store = &reg.store;
     if store.read(Area::Public, layout::CONFIG_JSON)?.as_deref() == Some(&bytes[..]) {
-        return Ok(());
+        return Ok(false);
     }
     let _lock = lock(store)?;
     let mut batch = store.batch().named("mirror-config");
     batch.put(Area::Public, layout::CONFIG_JSON, &bytes)?;
     batch.commit()?;
-    store.sync()
+    store.sync()?;
+    Ok(true)
 }

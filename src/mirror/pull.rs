@@ -25,7 +25,9 @@ pub struct PullThrough {
 impl PullThrough {
     /// Sets up the pull-through (and the mirror's `config.json`) for `reg`.
     pub fn new(reg: &Registry, upstream: &str, ttl: Duration) -> Result<Self> {
-        commit::write_config(reg)?;
+        if commit::write_config(reg)? {
+            crate::ops::site::update(reg, &[])?;
+        }
         std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
             .context("failed to create the mirror's crate folder")?;
         Ok(Self {

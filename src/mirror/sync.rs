@@ -88,7 +88,7 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
             );
         }
     }
-    commit::write_config(reg)?;
+    let new_mirror = commit::write_config(reg)?;
     reg.store
         .clean_stale_temp(std::time::Duration::from_secs(3600));
     let progress = printer.progress(0, "Mirroring");
@@ -166,10 +166,13 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         run_round(roots, follow)?;
     }
     progress.finish_and_clear();
-    // The home page shows the mirror's setup (written under the registry lock, like any change).
-    let lock = crate::storage::RegistryLock::acquire(&reg.store.path(Area::State, ""), || {})?;
-    crate::ops::site::after_change(reg, &[], printer);
-    drop(lock);
+    if new_mirror {
+        // The home page shows the mirror's setup (written under the registry lock, like any
+        // change).
+        let lock = crate::storage::RegistryLock::acquire(&reg.store.path(Area::State, ""), || {})?;
+        crate::ops::site::after_change(reg, &[], printer);
+        drop(lock);
+    }
     for w in &summary.warnings {
         printer.warn(w);
     }
