@@ -34,15 +34,28 @@ pub fn verify(args: VerifyArgs, ctx: &Context) -> Result<()> {
             "an interrupted `{op}` change is pending; the next command that writes to the registry completes it"
         ));
     }
+    for gap in report.mirror.iter().flat_map(|m| &m.gaps) {
+        ctx.printer
+            .warn(format!("mirror not self-contained: {gap}"));
+    }
     for p in &report.problems {
         ctx.printer.error(p);
     }
     if !report.problems.is_empty() {
         bail!("the registry has {} problem(s)", report.problems.len());
     }
+    let mirror = report.mirror.as_ref().map_or(String::new(), |m| {
+        format!(
+            ", and {} versions of {} crates in the mirror",
+            m.versions, m.crates
+        )
+    });
     ctx.printer.status(
         "Verified",
-        format!("{} crates, {} versions", report.crates, report.versions),
+        format!(
+            "{} crates, {} versions{mirror}",
+            report.crates, report.versions
+        ),
     );
     Ok(())
 }

@@ -5,6 +5,7 @@ mod add;
 mod init;
 mod list;
 mod maintain;
+mod mirror;
 mod owner;
 mod serve;
 mod users;
@@ -58,6 +59,8 @@ enum Command {
     Verify(maintain::VerifyArgs),
     /// Regenerate every derived file from the crate files and the state.
     Rebuild(maintain::RebuildArgs),
+    /// Copy crates (named, from lock files, or all) from an upstream registry into the mirror.
+    SyncMirror(mirror::SyncMirrorArgs),
     /// Change the URL the registry is served at (rewrites config.json only).
     SetUrl(maintain::SetUrlArgs),
     /// Serve the registry over HTTP (public/ read-only, with caching headers).
@@ -103,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => maintain::verify(a, &ctx),
         Command::Rebuild(a) => maintain::rebuild(a, &ctx),
         Command::SetUrl(a) => maintain::set_url(a, &ctx),
+        Command::SyncMirror(a) => mirror::run(a, &ctx),
         Command::Serve(a) => serve::run(a, &ctx),
         Command::NginxConfig(a) => serve::nginx(a, &ctx),
         Command::User(c) => users::user(c, &ctx),

@@ -9,6 +9,12 @@ pub struct ServeArgs {
     /// Address to listen on; a port of 0 picks a free one (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Fill the mirror on demand from this upstream sparse index (a pull-through cache).
+    #[arg(long, value_name = "URL")]
+    mirror_upstream: Option<String>,
+    /// How long the pull-through serves an upstream index file before asking again.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    mirror_ttl: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -33,5 +39,9 @@ pub fn nginx(args: NginxArgs, ctx: &Context) -> Result<()> {
 
 pub fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
     let reg = ctx.open()?;
-    crate::server::run(&reg, args.listen, ctx.printer)
+    let opts = crate::server::ServeOptions {
+        mirror_upstream: args.mirror_upstream,
+        mirror_ttl: args.mirror_ttl,
+    };
+    crate::server::run(&reg, args.listen, opts, ctx.printer)
 }

@@ -55,8 +55,7 @@ pub fn sparse_url(reg: &Registry) -> String {
 
 /// Whether the tree holds a mirror.
 pub fn exists(reg: &Registry) -> bool {
-    reg.store
-        .exists(crate::storage::Area::Public, CONFIG_JSON)
+    reg.store.exists(crate::storage::Area::Public, CONFIG_JSON)
 }
 
 #[cfg(test)]

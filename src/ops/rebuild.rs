@@ -90,6 +90,14 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
         &reg.registry_config().to_bytes(),
     )?;
     batch.put(Area::Public, ".nojekyll", b"")?;
+    if crate::mirror::layout::exists(reg) {
+        let mirror_config = crate::mirror::layout::registry_config(reg).to_bytes();
+        batch.put(
+            Area::Public,
+            crate::mirror::layout::CONFIG_JSON,
+            &mirror_config,
+        )?;
+    }
     let mut wanted_index = std::collections::HashSet::new();
     for (crate_name, mut list) in by_crate {
         list.sort_by(|a, b| (&a.pubtime, a.version()).cmp(&(&b.pubtime, b.version())));

@@ -37,6 +37,14 @@ pub fn set_url(reg: &mut Registry, url: &str, api: Option<&str>, printer: Printe
             keys::CONFIG_JSON,
             &next.registry_config().to_bytes(),
         )?;
+        if crate::mirror::layout::exists(reg) {
+            let mirror_config = crate::mirror::layout::registry_config(&next).to_bytes();
+            batch.put(
+                Area::Public,
+                crate::mirror::layout::CONFIG_JSON,
+                &mirror_config,
+            )?;
+        }
         batch.commit()?;
         super::init::write_settings(&next)?;
         writer.sync_git(

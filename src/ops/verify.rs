@@ -17,6 +17,8 @@ pub struct Report {
     pub crates: usize,
     pub versions: usize,
     pub problems: Vec<String>,
+    /// What the mirror holds, when the tree has one.
+    pub mirror: Option<crate::mirror::verify::MirrorReport>,
     /// Set when an interrupted change is pending completion.
     pub interrupted: Option<String>,
 }
@@ -118,6 +120,7 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     if reg.config.git.enabled && !journal.whole_git {
         check_git(reg, &blobs, &pending_index, problems)?;
     }
+    report.mirror = crate::mirror::verify::verify(reg, problems)?;
     Ok(report)
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod error;
 mod files;
+mod mirror;
 pub mod nginx;
 mod paths;
 mod publish_body;
@@ -28,6 +29,8 @@ struct AppState {
     /// `public/` opened, to open files below it.
     public_dir: std::fs::File,
     settings: settings::Live,
+    /// The pull-through, with `--mirror-upstream`.
+    pull: Option<crate::mirror::pull::PullThrough>,
 }
 
 impl AppState {
@@ -38,7 +41,11 @@ impl AppState {
 }
 
 /// The whole HTTP interface, constructible without a socket.
-fn router(public: PathBuf, settings: settings::Live) -> Router {
+fn router(
+    public: PathBuf,
+    settings: settings::Live,
+    pull: Option<crate::mirror::pull::PullThrough>,
+) -> Router {
     use axum::routing::{delete, get, put};
     Router::new()
         .route("/api/v1/crates/new", put(api::publish))
@@ -59,6 +66,7 @@ fn router(public: PathBuf, settings: settings::Live) -> Router {
             public_dir: std::fs::File::open(&public).expect("public/ was opened just before"),
             public,
             settings,
+            pull,
         }))
 }
 
@@ -71,14 +79,46 @@ async fn file(
     if let Err(refusal) = auth::check_read(&state.registry(), &headers) {
         return axum::response::IntoResponse::into_response(refusal);
     }
+    if let Some(pull) = &state.pull
+        && let Some(rel) = paths::relative(uri.path())
+    {
+        match mirror::route(&rel) {
+            mirror::Route::Index(name) => {
+                return mirror::index(pull, name, &method, &headers).await;
+            }
+            mirror::Route::Crate(file) => {
+                if let Some(refusal) = mirror::ensure_crate(pull, file).await {
+                    return refusal;
+                }
+            }
+            mirror::Route::Static => {}
+        }
+    }
     files::serve(&state.public_dir, &state.public, &method, &uri, &headers).await
 }
 
+/// What `ktra serve` is asked to do besides serving the tree.
+#[derive(Default)]
+pub struct ServeOptions {
+    /// Fill the mirror from this upstream on demand.
+    pub mirror_upstream: Option<String>,
+    /// How long a fetched upstream index file is served before it is revalidated.
+    pub mirror_ttl: std::time::Duration,
+}
+
 /// Serves the registry on `listen` until interrupted.
-pub fn run(reg: &Registry, listen: SocketAddr, printer: Printer) -> Result<()> {
+pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Printer) -> Result<()> {
     let public_dir = reg.store.public_dir();
     let public = std::fs::canonicalize(&public_dir)
         .with_context(|| format!("failed to open `{}`", public_dir.display()))?;
+    let pull = match &opts.mirror_upstream {
+        Some(url) => Some(crate::mirror::pull::PullThrough::new(
+            reg,
+            url,
+            opts.mirror_ttl,
+        )?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,7 +134,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, printer: Printer) -> Result<()> {
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, router(public, settings::Live::new(reg)))
+        axum::serve(listener, router(public, settings::Live::new(reg), pull))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

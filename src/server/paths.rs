@@ -21,7 +21,7 @@ pub fn relative(request_path: &str) -> Option<String> {
 /// How long a client or CDN may keep a file: crate files never change; index files and pages
 /// change on every publish; the git index is always revalidated.
 pub fn cache_control(rel: &str) -> &'static str {
-    if rel.starts_with("crates/") {
+    if rel.starts_with("crates/") || rel.starts_with("mirror/crates/") {
         "public, max-age=31536000, immutable"
     } else if rel.starts_with("index.git/") {
         "no-cache"
@@ -41,7 +41,9 @@ pub fn content_type(rel: &str) -> &'static str {
         "xml" => "application/atom+xml",
         "svg" => "image/svg+xml",
         "png" => "image/png",
-        _ if rel.starts_with("index/") => "text/plain; charset=utf-8",
+        _ if rel.starts_with("index/") || rel.starts_with("mirror/index/") => {
+            "text/plain; charset=utf-8"
+        }
         _ => "application/octet-stream",
     }
 }

@@ -1,0 +1,191 @@
+//! The pull-through behind `ktra serve --mirror-upstream`: the upstream's full index files,
+//! cached and revalidated at most once per `ttl`, and crate files fetched on first request,
+//! verified, stored and added to the mirror's pruned index, so the static tree warms up with
+//! exactly what builds use.
+
+use super::upstream::{IndexFetch, Upstream, Validator};
+use super::{cache, commit, layout, prune::prune, resolve::parse_upstream, select::is_safe_name};
+use crate::index::file::IndexFile;
+use crate::registry::Registry;
+use crate::storage::{Area, Store};
+use anyhow::{Context, Result};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+pub struct PullThrough {
+    upstream: Upstream,
+    store: Store,
+    ttl: Duration,
+    /// One fetch per crate file at a time; later requests wait for it.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl PullThrough {
+    /// Sets up the pull-through (and the mirror's `config.json`) for `reg`.
+    pub fn new(reg: &Registry, upstream: &str, ttl: Duration) -> Result<Self> {
+        commit::write_config(reg)?;
+        std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
+            .context("failed to create the mirror's crate folder")?;
+        Ok(Self {
+            upstream: Upstream::new(upstream, 2)?,
+            store: reg.store.clone(),
+            ttl,
+            inflight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The upstream's index file for `name` (`None`: the upstream has no such crate). When the
+    /// upstream cannot be reached, the last copy, or else the mirror's own file, is served.
+    pub async fn index_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        anyhow::ensure!(is_safe_name(name), "`{name}` is not a crate name");
+        let key = layout::upstream_index(name);
+        let path = self.store.path(Area::State, &key);
+        let cached = self.store.read(Area::State, &key)?;
+        let decoded = cached.as_deref().and_then(cache::decode);
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok());
+        if let (Some((_, body)), Some(age)) = (&decoded, age)
+            && age < self.ttl
+        {
+            return Ok(Some(body.to_vec()));
+        }
+        let validator = decoded.as_ref().map_or(Validator::None, |(v, _)| v.clone());
+        let index_path = crate::index::path::index_path(name);
+        match self.upstream.index_file(&index_path, &validator).await {
+            Ok(IndexFetch::NotFound) => Ok(None),
+            Ok(IndexFetch::NotModified) => {
+                let _ = std::fs::File::options()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+                Ok(decoded.map(|(_, body)| body.to_vec()))
+            }
+            Ok(IndexFetch::Fresh { body, validator }) => {
+                self.store_cache(&key, &cache::encode(&validator, &body))?;
+                Ok(Some(body))
+            }
+            Err(e) => match decoded {
+                Some((_, body)) => Ok(Some(body.to_vec())),
+                None => match self.store.read(Area::Public, &layout::index(name))? {
+                    Some(own) => Ok(Some(own)),
+                    None => Err(e),
+                },
+            },
+        }
+    }
+
+    /// A cache file, replaced atomically (not synced: it can always be fetched again).
+    fn store_cache(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let mut tmp = self.store.temp_file()?;
+        tmp.write_all(bytes)
+            .context("failed to write a temporary file")?;
+        self.store.make_parent(Area::State, key)?;
+        let target = self.store.path(Area::State, key);
+        tmp.persist(&target)
+            .with_context(|| format!("failed to write `{}`", target.display()))?;
+        Ok(())
+    }
+
+    /// Makes sure the mirror holds the crate file `file_name` (`NAME-VERSION.crate`), fetching
+    /// it from the upstream if needed. `false` when the upstream has no such version.
+    pub async fn ensure_crate(&self, file_name: &str) -> Result<bool> {
+        let Some((name, vers)) = split_crate_file(file_name) else {
+            return Ok(false);
+        };
+        let key = layout::crate_file(name, vers);
+        if self.store.exists(Area::Public, &key) {
+            return Ok(true);
+        }
+        let gate = {
+            let mut map = self.inflight.lock().expect("not poisoned");
+            map.entry(key.clone()).or_default().clone()
+        };
+        let _held = gate.lock().await;
+        let result = self.fetch_crate(name, vers, &key).await;
+        self.inflight.lock().expect("not poisoned").remove(&key);
+        result
+    }
+
+    async fn fetch_crate(&self, name: &str, vers: &str, key: &str) -> Result<bool> {
+        if self.store.exists(Area::Public, key) {
+            return Ok(true);
+        }
+        let Some(body) = self.index_file(name).await? else {
+            return Ok(false);
+        };
+        let upstream = parse_upstream(name, &body)?;
+        let Some(line) = upstream
+            .lines
+            .iter()
+            .find(|l| l.head.vers == vers && l.head.name == name)
+        else {
+            return Ok(false);
+        };
+        let mut tmp = self.store.temp_file()?;
+        self.upstream
+            .download(name, vers, &line.head.cksum, tmp.as_file_mut())
+            .await?;
+        let target = self.store.path(Area::Public, key);
+        tmp.persist(&target)
+            .with_context(|| format!("failed to move a new file into `{}`", target.display()))?;
+        let store = self.store.clone();
+        let (name, vers) = (name.to_owned(), vers.to_owned());
+        tokio::task::spawn_blocking(move || add_line(&store, &name, &vers, &upstream))
+            .await
+            .context("the index update was interrupted")??;
+        Ok(true)
+    }
+}
+
+/// Adds one version's upstream line to the mirror's pruned file (the crate file is in place;
+/// the batch's sync makes it durable before the line appears).
+fn add_line(store: &Store, name: &str, vers: &str, upstream: &IndexFile) -> Result<()> {
+    let _lock = commit::lock(store)?;
+    let key = layout::index(name);
+    let old_bytes = store.read(Area::Public, &key)?.unwrap_or_default();
+    let old = IndexFile::parse(&old_bytes).with_context(|| format!("failed to read `{key}`"))?;
+    let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();
+    keep.insert(vers.to_owned());
+    let bytes = prune(upstream, &keep, &old);
+    if bytes != old_bytes {
+        let mut batch = store.batch().named("pull-through");
+        batch.put(Area::Public, &key, &bytes)?;
+        batch.commit()?;
+        store.sync()?;
+    }
+    Ok(())
+}
+
+/// `NAME-VERSION.crate` split into its parts: names hold no `.`, and a version starts with
+/// `MAJOR.`, so the split is the last `-` before the first `.`.
+pub fn split_crate_file(file_name: &str) -> Option<(&str, &str)> {
+    let stem = file_name.strip_suffix(".crate")?;
+    let dot = stem.find('.')?;
+    let dash = stem[..dot].rfind('-')?;
+    let (name, vers) = (&stem[..dash], &stem[dash + 1..]);
+    (is_safe_name(name) && semver::Version::parse(vers).is_ok()).then_some((name, vers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_crate_file;
+
+    #[test]
+    fn splits_names_with_dashes_and_digits() {
+        assert_eq!(
+            split_crate_file("foo-2d-1.0.0.crate"),
+            Some(("foo-2d", "1.0.0"))
+        );
+        assert_eq!(
+            split_crate_file("a-0.1.0-rc.1+b.2.crate"),
+            Some(("a", "0.1.0-rc.1+b.2"))
+        );
+        assert_eq!(split_crate_file("../x-1.0.0.crate"), None);
+        assert_eq!(split_crate_file("x-1.0.crate"), None);
+        assert_eq!(split_crate_file("x-1.0.0.tar"), None);
+    }
+}
