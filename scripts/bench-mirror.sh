@@ -13,6 +13,8 @@
 #   7. `ktra sync-mirror --all` of the synthetic 100,000-version registry (the one
 #      scripts/bench.sh caches in BENCH_DIR, built the same way when missing): peak RSS ≤ 100 MiB
 # Prints a markdown table and writes BENCH_DIR/mirror-results.json. Servers are stopped on exit.
+# About 4 minutes with the cached corpus and registry on 2 cores; needs ~7 GB free in BENCH_DIR
+# while it runs (finished trees are deleted only after the last timed run).
 #
 #   scripts/bench-mirror.sh
 #
