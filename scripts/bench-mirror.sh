@@ -23,6 +23,7 @@
 # Environment:
 #   BENCH_DIR             cache and scratch folder (default /tmp/ktra-bench)
 #   BENCH_RUNS            runs per measurement (default 5)
+#   MIRROR_RESYNCS        re-syncs timed after each first sync (default 5)
 #   MIRROR_JOBS           pass --jobs N to every sync-mirror (default: ktra's own default)
 #   MIRROR_NGINX_WORKERS  nginx worker_processes of the upstream (default 2)
 #   MIRROR_REBUILD_CORPUS=1  resolve and download the corpus again
@@ -76,7 +77,7 @@ fi
 ktra=$BENCH_DIR/mirror-ktra
 cp "$built" "$ktra.tmp" && mv "$ktra.tmp" "$ktra"
 
-args=(--ktra "$ktra" --bench-dir "$BENCH_DIR" --runs "${BENCH_RUNS:-5}"
+args=(--ktra "$ktra" --bench-dir "$BENCH_DIR" --runs "${BENCH_RUNS:-5}" --resyncs "${MIRROR_RESYNCS:-5}"
   --jobs "${MIRROR_JOBS:-0}" --nginx-workers "${MIRROR_NGINX_WORKERS:-2}")
 [[ ${MIRROR_REBUILD_CORPUS:-0} == 1 ]] && args+=(--rebuild-corpus)
 [[ ${MIRROR_SKIP_FULL:-0} == 1 ]] && args+=(--skip-full)

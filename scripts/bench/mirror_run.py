@@ -462,7 +462,7 @@ class MirrorBench:
         self.ktra = os.path.abspath(a.ktra)
         self.dir = os.path.abspath(a.bench_dir)
         self.work = os.path.join(self.dir, "mirror-work")
-        self.results = {"runs": a.runs, "jobs": a.jobs}
+        self.results = {"runs": a.runs, "resyncs": a.resyncs, "jobs": a.jobs}
         rmtree(self.work)
         os.makedirs(self.work)
         self.trash = Trash(os.path.join(self.work, "trash"))
@@ -578,8 +578,12 @@ class MirrorBench:
                     s1 = self.summary(r)
                     self.check_mirror(reg, packages)
                     os.sync()
-                    t, kib, r = timed_rss(self.sync_cmd(reg, upstream, *what))
-                    again.append(t)
+                    # a re-sync takes a few tens of ms: several per run steady the median, timed
+                    # without the /usr/bin/time wrapper; one more gives its peak RSS
+                    for _ in range(a.resyncs):
+                        t, r = timed(self.sync_cmd(reg, upstream, *what))
+                        again.append(t)
+                    _, kib, r = timed_rss(self.sync_cmd(reg, upstream, *what))
                     again_rss.append(kib)
                     summaries.append({"first": s1, "again": self.summary(r)})
 
@@ -592,7 +596,7 @@ class MirrorBench:
                 if curl_floor:
                     floor.append(curl_floor())
                 log(f"  run {i + 1}: cargo fetch {fetch[-1]:.2f} s, sync {first[-1]:.2f} s "
-                    f"({first_rss[-1] / 1024:.0f} MiB), re-sync {again[-1] * 1000:.0f} ms"
+                    f"({first_rss[-1] / 1024:.0f} MiB), re-sync {median(again[-a.resyncs:]) * 1000:.0f} ms"
                     + (f", curl floor {floor[-1]:.2f} s" if floor else ""))
             self.trash.discard(home)
             self.results["cargo_fetch"] = {"median_s": median(fetch), "samples_s": fetch}
@@ -788,7 +792,8 @@ def table(r, meta):
         out.append(
             f"- Upstream: nginx, `worker_processes {r['upstream']['nginx_workers']}`, static files (ETag and "
             f"Last-Modified on, `sendfile on`), 127.0.0.1. Medians of {r['runs']} runs, interleaved, wall time "
-            f"with process start, `sync` before each, page cache warm; ktra's default `--jobs`"
+            f"with process start, `sync` before each, page cache warm (re-sync: {r['resyncs']} right after each "
+            f"first sync, median of all); ktra's default `--jobs`"
             + (f" overridden: `--jobs {r['jobs']}`" if r.get("jobs") else "")
         )
     out.append("")
@@ -856,7 +861,8 @@ def table(r, meta):
             )
         out.append(
             "- Peak RSS is `/usr/bin/time -f %M` (the largest single process). The cargo fetch and ktra runs "
-            "alternate which goes first; one untimed cargo fetch warms the page cache first. Trees are deleted "
+            "alternate which goes first; one untimed cargo fetch warms the page cache first. Re-syncs are timed "
+            "without the `/usr/bin/time` wrapper (their RSS comes from one more wrapped run). Trees are deleted "
             "only after the last timed run (deleting ~27,000 unpacked files right before a run slows every "
             "file creation of the next minute on this ext4 without a journal)."
         )
@@ -895,13 +901,14 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=0, help="pass --jobs N to every sync-mirror (0: ktra's default)")
     ap.add_argument("--nginx-workers", type=int, default=2)
+    ap.add_argument("--resyncs", type=int, default=5, help="re-syncs timed after each first sync")
     ap.add_argument("--rebuild-corpus", action="store_true")
     ap.add_argument("--skip-full", action="store_true", help="skip the 100,000-version full mirror")
     ap.add_argument("--skip-lockfile", action="store_true", help="skip the corpus measurements (1-6)")
     ap.add_argument("--keep", action="store_true", help="keep BENCH_DIR/mirror-work afterwards")
     a = ap.parse_args()
-    if a.runs < 1:
-        ap.error("--runs must be at least 1")
+    if a.runs < 1 or a.resyncs < 1:
+        ap.error("--runs and --resyncs must be at least 1")
 
     # SIGTERM/SIGHUP unwind like Ctrl-C, so every `finally` stops its servers.
     for sig in (signal.SIGTERM, signal.SIGHUP):
