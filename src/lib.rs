@@ -24,4 +24,5 @@ pub mod package;
 pub mod printer;
 pub mod registry;
 pub mod server;
+pub mod site;
 pub mod storage;

@@ -15,6 +15,35 @@ pub struct VerifyArgs {
 pub struct RebuildArgs {}
 
 #[derive(clap::Args)]
+pub struct SiteArgs {}
+
+pub fn site(_: SiteArgs, ctx: &Context) -> Result<()> {
+    let reg = ctx.open()?;
+    let _lock = crate::storage::RegistryLock::acquire(
+        &reg.store.path(crate::storage::Area::State, ""),
+        || {
+            ctx.printer.status(
+                "Blocking",
+                "waiting for another ktra process to finish with the registry",
+            )
+        },
+    )?;
+    let started = std::time::Instant::now();
+    let r = ops::site::build_all(&reg)?;
+    ctx.printer.status(
+        "Built",
+        format!(
+            "the site: {} crates, {} pages in {:.2}s ({}/index.html)",
+            r.crates,
+            r.pages,
+            started.elapsed().as_secs_f64(),
+            reg.store.public_dir().display()
+        ),
+    );
+    Ok(())
+}
+
+#[derive(clap::Args)]
 pub struct SetUrlArgs {
     /// The new base URL of `public/`.
     url: String,

@@ -8,6 +8,7 @@ mod maintain;
 mod mirror;
 mod owner;
 mod serve;
+mod transfer;
 mod users;
 mod yank;
 
@@ -61,6 +62,8 @@ enum Command {
     Rebuild(maintain::RebuildArgs),
     /// Copy crates (named, from lock files, or all) from an upstream registry into the mirror.
     SyncMirror(mirror::SyncMirrorArgs),
+    /// Rebuild the browsable site in public/ (home, crate pages, search index, feed).
+    Site(maintain::SiteArgs),
     /// Change the URL the registry is served at (rewrites config.json only).
     SetUrl(maintain::SetUrlArgs),
     /// Serve the registry over HTTP (public/ read-only, with caching headers).
@@ -76,6 +79,10 @@ enum Command {
     /// Manage crate owners (as an administrator).
     #[command(subcommand)]
     Owner(owner::OwnerCommand),
+    /// Write the index and crate files (and the mirror's) to one archive, or the changes since an earlier one.
+    Export(transfer::ExportArgs),
+    /// Check an archive from `ktra export` and apply it to this registry.
+    Import(transfer::ImportArgs),
 }
 
 pub struct Context {
@@ -106,12 +113,15 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => maintain::verify(a, &ctx),
         Command::Rebuild(a) => maintain::rebuild(a, &ctx),
         Command::SetUrl(a) => maintain::set_url(a, &ctx),
+        Command::Site(a) => maintain::site(a, &ctx),
         Command::SyncMirror(a) => mirror::run(a, &ctx),
         Command::Serve(a) => serve::run(a, &ctx),
         Command::NginxConfig(a) => serve::nginx(a, &ctx),
         Command::User(c) => users::user(c, &ctx),
         Command::Token(c) => users::token(c, &ctx),
         Command::Owner(c) => owner::run(c, &ctx),
+        Command::Export(a) => transfer::export(a, &ctx),
+        Command::Import(a) => transfer::import(a, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

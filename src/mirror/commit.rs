@@ -10,7 +10,7 @@ use super::resolve::{CrateRound, parse_upstream};
 use crate::index::file::IndexFile;
 use crate::storage::{Area, RegistryLock, Store};
 use anyhow::{Context, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Takes the mirror lock (separate from the registry lock: a long sync never blocks publishes).
 pub fn lock(store: &Store) -> Result<RegistryLock> {
@@ -32,25 +32,16 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     let mut batch = store.batch().named("mirror-index");
     let mut updated = 0;
     let mut caches = Vec::new();
-    // Reverse discovery order: a crate was discovered before its dependencies.
-    for c in touched.into_iter().rev() {
-        let upstream = match &c.fresh {
-            Some(tmp) => read_upstream(&c.name, &std::fs::read(tmp)?)?,
-            None => read_upstream(
-                &c.name,
-                &store
-                    .read(Area::State, &layout::upstream_index(&c.name))?
-                    .unwrap_or_default(),
-            )?,
-        };
+    for c in dependencies_first(touched) {
         let key = layout::index(&c.name);
-        let old_bytes = store.read(Area::Public, &key)?.unwrap_or_default();
-        let old = IndexFile::parse(&old_bytes)
-            .with_context(|| format!("failed to read the mirror's `{key}`"))?;
-        let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();
-        keep.extend(c.new.iter().cloned());
-        let bytes = prune(&upstream, &keep, &old);
-        if bytes != old_bytes {
+        let current = store.read(Area::Public, &key)?.unwrap_or_default();
+        let bytes = if c.computed && current == c.have.to_bytes() {
+            // Nothing changed the file since the round read it: the round's result stands.
+            c.pruned.clone()
+        } else {
+            Some(recompute(store, &c, &current)?)
+        };
+        if let Some(bytes) = bytes.filter(|b| *b != current) {
             batch.put(Area::Public, &key, &bytes)?;
             updated += 1;
         }
@@ -66,22 +57,74 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     Ok(updated)
 }
 
+/// The crates ordered so that each comes after the crates its versions depend on (a
+/// depth-first post-order; a cycle, possible only through dev-dependencies, is cut anywhere).
+fn dependencies_first(crates: Vec<CrateRound>) -> Vec<CrateRound> {
+    let mut by_key: HashMap<String, CrateRound> = crates
+        .into_iter()
+        .map(|c| (c.name.to_ascii_lowercase(), c))
+        .collect();
+    let mut keys: Vec<String> = by_key.keys().cloned().collect();
+    keys.sort();
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    for key in keys {
+        // An explicit stack: (crate, whether its dependencies are already pushed).
+        let mut stack = vec![(key, false)];
+        while let Some((k, expanded)) = stack.pop() {
+            if expanded {
+                order.push(k);
+                continue;
+            }
+            if !by_key.contains_key(&k) || !seen.insert(k.clone()) {
+                continue;
+            }
+            stack.push((k.clone(), true));
+            for dep in &by_key[&k].deps {
+                stack.push((dep.clone(), false));
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|k| by_key.remove(&k))
+        .collect()
+}
+
+/// The new file when the round's result cannot be used (another writer changed the file).
+fn recompute(store: &Store, c: &CrateRound, current: &[u8]) -> Result<Vec<u8>> {
+    let upstream = match &c.fresh {
+        Some(tmp) => read_upstream(&c.name, &std::fs::read(tmp)?)?,
+        None => {
+            let cached = store.read(Area::State, &layout::upstream_index(&c.name))?;
+            read_upstream(&c.name, &cached.unwrap_or_default())?
+        }
+    };
+    let key = layout::index(&c.name);
+    let old = IndexFile::parse(current)
+        .with_context(|| format!("failed to read the mirror's `{key}`"))?;
+    let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();
+    keep.extend(c.new.iter().cloned());
+    Ok(prune(&upstream, &keep, &old))
+}
+
 fn read_upstream(name: &str, cached: &[u8]) -> Result<IndexFile> {
     let (_, body) = cache::decode(cached)
         .with_context(|| format!("the cached upstream index file of `{name}` is damaged"))?;
     parse_upstream(name, body)
 }
 
-/// Writes the mirror's `config.json` when it is missing or out of date.
-pub fn write_config(reg: &crate::registry::Registry) -> Result<()> {
+/// Writes the mirror's `config.json` when it is missing or out of date; `true` when it did.
+pub fn write_config(reg: &crate::registry::Registry) -> Result<bool> {
     let bytes = layout::registry_config(reg).to_bytes();
     let store = &reg.store;
     if store.read(Area::Public, layout::CONFIG_JSON)?.as_deref() == Some(&bytes[..]) {
-        return Ok(());
+        return Ok(false);
     }
     let _lock = lock(store)?;
     let mut batch = store.batch().named("mirror-config");
     batch.put(Area::Public, layout::CONFIG_JSON, &bytes)?;
     batch.commit()?;
-    store.sync()
+    store.sync()?;
+    Ok(true)
 }

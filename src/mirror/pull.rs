@@ -3,8 +3,9 @@
 //! verified, stored and added to the mirror's pruned index, so the static tree warms up with
 //! exactly what builds use.
 
+use super::select::{Want, is_safe_name};
 use super::upstream::{IndexFetch, Upstream, Validator};
-use super::{cache, commit, layout, prune::prune, resolve::parse_upstream, select::is_safe_name};
+use super::{cache, commit, layout, prune::prune, resolve::parse_upstream};
 use crate::index::file::IndexFile;
 use crate::registry::Registry;
 use crate::storage::{Area, Store};
@@ -24,7 +25,9 @@ pub struct PullThrough {
 impl PullThrough {
     /// Sets up the pull-through (and the mirror's `config.json`) for `reg`.
     pub fn new(reg: &Registry, upstream: &str, ttl: Duration) -> Result<Self> {
-        commit::write_config(reg)?;
+        if commit::write_config(reg)? {
+            crate::ops::site::update(reg, &[])?;
+        }
         std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
             .context("failed to create the mirror's crate folder")?;
         Ok(Self {
@@ -92,30 +95,60 @@ impl PullThrough {
 
     /// Makes sure the mirror holds the crate file `file_name` (`NAME-VERSION.crate`), fetching
     /// it from the upstream if needed. `false` when the upstream has no such version.
+    ///
+    /// A crate fetched now brings its required dependencies (normal and build ones, for every
+    /// target) along, so a lock file made through the pull-through resolves from the static
+    /// tree alone, on any platform.
     pub async fn ensure_crate(&self, file_name: &str) -> Result<bool> {
         let Some((name, vers)) = split_crate_file(file_name) else {
             return Ok(false);
         };
         let key = layout::crate_file(name, vers);
-        if self.store.exists(Area::Public, &key) {
+        if self.is_mirrored(name, vers, &key)? {
             return Ok(true);
         }
         let gate = {
             let mut map = self.inflight.lock().expect("not poisoned");
             map.entry(key.clone()).or_default().clone()
         };
-        let _held = gate.lock().await;
+        let held = gate.lock().await;
         let result = self.fetch_crate(name, vers, &key).await;
         self.inflight.lock().expect("not poisoned").remove(&key);
-        result
+        drop(held);
+        match result? {
+            Fetched::Absent => Ok(false),
+            Fetched::Present => Ok(true),
+            Fetched::Added(raw) => {
+                // Not holding the gate: a dependency cycle cannot wait on itself.
+                if let Err(e) = Box::pin(self.fill_dependencies(&raw)).await {
+                    eprintln!(
+                        "warning: the mirror could not fetch every dependency of `{name}@{vers}`: {e:#}"
+                    );
+                }
+                Ok(true)
+            }
+        }
     }
 
-    async fn fetch_crate(&self, name: &str, vers: &str, key: &str) -> Result<bool> {
-        if self.store.exists(Area::Public, key) {
-            return Ok(true);
+    /// Whether the crate file is there and indexed.
+    fn is_mirrored(&self, name: &str, vers: &str, key: &str) -> Result<bool> {
+        if !self.store.exists(Area::Public, key) {
+            return Ok(false);
+        }
+        let own = self
+            .store
+            .read(Area::Public, &layout::index(name))?
+            .unwrap_or_default();
+        let own = IndexFile::parse(&own).unwrap_or_default();
+        Ok(own.lines.iter().any(|l| l.head.vers == vers))
+    }
+
+    async fn fetch_crate(&self, name: &str, vers: &str, key: &str) -> Result<Fetched> {
+        if self.is_mirrored(name, vers, key)? {
+            return Ok(Fetched::Present);
         }
         let Some(body) = self.index_file(name).await? else {
-            return Ok(false);
+            return Ok(Fetched::Absent);
         };
         let upstream = parse_upstream(name, &body)?;
         let Some(line) = upstream
@@ -123,22 +156,59 @@ impl PullThrough {
             .iter()
             .find(|l| l.head.vers == vers && l.head.name == name)
         else {
-            return Ok(false);
+            return Ok(Fetched::Absent);
         };
-        let mut tmp = self.store.temp_file()?;
-        self.upstream
-            .download(name, vers, &line.head.cksum, tmp.as_file_mut())
-            .await?;
-        let target = self.store.path(Area::Public, key);
-        tmp.persist(&target)
-            .with_context(|| format!("failed to move a new file into `{}`", target.display()))?;
+        let (cksum, raw) = (line.head.cksum.clone(), line.raw.clone());
+        // A file an interrupted sync or fetch left without its line is kept if it verifies.
+        let left_behind = super::verify::file_sha256(&self.store, key)?;
+        if left_behind.as_deref() != Some(cksum.as_str()) {
+            let mut tmp = self.store.temp_file()?;
+            self.upstream
+                .download(name, vers, &cksum, tmp.as_file_mut())
+                .await?;
+            let target = self.store.path(Area::Public, key);
+            tmp.persist(&target).with_context(|| {
+                format!("failed to move a new file into `{}`", target.display())
+            })?;
+        }
         let store = self.store.clone();
         let (name, vers) = (name.to_owned(), vers.to_owned());
         tokio::task::spawn_blocking(move || add_line(&store, &name, &vers, &upstream))
             .await
             .context("the index update was interrupted")??;
-        Ok(true)
+        Ok(Fetched::Added(raw))
     }
+
+    /// Mirrors the newest version matching each required dependency of a line.
+    async fn fill_dependencies(&self, raw: &str) -> Result<()> {
+        let deps = super::select::dependencies(raw, false)?;
+        for dep in deps.follow.into_iter().filter(|d| !d.optional) {
+            let Some(body) = self.index_file(&dep.name).await? else {
+                continue;
+            };
+            let upstream = parse_upstream(&dep.name, &body)?;
+            let want = Want::Req {
+                req: dep.req,
+                all: false,
+                follow: false,
+            };
+            for line in super::select::pick(&upstream, &want) {
+                let file = format!("{}-{}.crate", line.head.name, line.head.vers);
+                self.ensure_crate(&file).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What fetching one crate file did.
+enum Fetched {
+    /// The upstream has no such version.
+    Absent,
+    /// It was mirrored already.
+    Present,
+    /// It is mirrored now; its index line.
+    Added(String),
 }
 
 /// Adds one version's upstream line to the mirror's pruned file (the crate file is in place;

@@ -26,6 +26,13 @@ pub struct CrateRound {
     pub new: HashSet<String>,
     /// Versions picked in all (already mirrored or new).
     pub picked: usize,
+    /// The mirror's new file for it, computed from the upstream file while it was at hand
+    /// (`None` when unchanged).
+    pub pruned: Option<Vec<u8>>,
+    /// Whether `pruned` was computed.
+    pub computed: bool,
+    /// Crates (lowercase) the picked versions depend on: they are committed first.
+    pub deps: Vec<String>,
     upstream: Option<IndexFile>,
     pending: Vec<(Want, Option<String>)>,
     fetched: bool,
@@ -93,6 +100,9 @@ impl Round {
                 Err(e) => self.failures.push(format!("a mirror task failed: {e}")),
             }
         }
+        for c in self.crates.values_mut() {
+            c.compute_pruned();
+        }
         self
     }
 
@@ -118,6 +128,9 @@ impl Round {
                     fresh: None,
                     new: HashSet::new(),
                     picked: 0,
+                    pruned: None,
+                    computed: false,
+                    deps: Vec::new(),
                     upstream: None,
                     pending: Vec::new(),
                     fetched: false,
@@ -183,7 +196,9 @@ impl Round {
             self.apply(key, &want, from.as_deref());
         }
         if !self.keep_parsed {
+            // No later want can pick more versions: the new file is known now.
             let c = self.crates.get_mut(key).expect("known");
+            c.compute_pruned();
             c.upstream = None;
         }
     }
@@ -282,23 +297,31 @@ impl Round {
                 c.new.insert(vers.clone());
                 self.download(name.clone(), vers.clone(), cksum);
             }
+            let dependent = format!("{name}@{vers}");
+            let deps = match select::dependencies(&raw, self.shared.dev) {
+                Ok(deps) => deps,
+                Err(e) => {
+                    self.failures.push(format!("`{dependent}`: {e:#}"));
+                    continue;
+                }
+            };
+            let c = self.crates.get_mut(key).expect("known");
+            c.deps
+                .extend(deps.follow.iter().map(|d| d.name.to_ascii_lowercase()));
             if follow {
-                let dependent = format!("{name}@{vers}");
-                match select::dependencies(&raw, self.shared.dev) {
-                    Ok(deps) => {
-                        for dep in deps.follow {
-                            let want = Want::Req {
-                                req: dep.req,
-                                all: false,
-                                follow: true,
-                            };
-                            self.want(&dep.name, want, Some(&dependent));
-                        }
-                        for foreign in deps.foreign {
-                            self.warnings.push(format!("`{dependent}` depends on `{foreign}` from another registry: not mirrored"));
-                        }
-                    }
-                    Err(e) => self.failures.push(format!("`{dependent}`: {e:#}")),
+                for dep in deps.follow {
+                    let want = Want::Req {
+                        req: dep.req,
+                        all: false,
+                        follow: true,
+                    };
+                    self.want(&dep.name, want, Some(&dependent));
+                }
+                for foreign in deps.foreign {
+                    let msg = format!(
+                        "`{dependent}` depends on `{foreign}` from another registry: not mirrored"
+                    );
+                    self.warnings.push(msg);
                 }
             }
         }
@@ -339,6 +362,25 @@ impl Round {
                 .failures
                 .push(format!("failed to mirror `{label}`: {e:#}")),
         }
+    }
+}
+
+impl CrateRound {
+    /// Computes the pruned file while the upstream file is parsed.
+    fn compute_pruned(&mut self) {
+        let Some(upstream) = &self.upstream else {
+            return;
+        };
+        let mut keep: HashSet<String> = self
+            .have
+            .lines
+            .iter()
+            .map(|l| l.head.vers.clone())
+            .collect();
+        keep.extend(self.new.iter().cloned());
+        let bytes = super::prune::prune(upstream, &keep, &self.have);
+        self.pruned = (bytes != self.have.to_bytes()).then_some(bytes);
+        self.computed = true;
     }
 }
 

@@ -83,6 +83,7 @@ pub fn is_safe_name(name: &str) -> bool {
 pub struct DepWant {
     pub name: String,
     pub req: VersionReq,
+    pub optional: bool,
 }
 
 /// What following one line's dependencies found.
@@ -126,6 +127,7 @@ pub fn dependencies(raw_line: &str, dev: bool) -> Result<Deps> {
         deps.follow.push(DepWant {
             name: dep.package_name().to_owned(),
             req,
+            optional: dep.optional,
         });
     }
     Ok(deps)

@@ -54,8 +54,21 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
     for spec in &opts.specs {
         roots.push(select::parse_spec(spec, opts.all_versions)?);
     }
+    let replaces = reg.config.mirror.replaces.as_deref().unwrap_or("crates-io");
+    let mut urls = vec![opts.upstream.as_str()];
+    urls.extend(opts.upstream_git.as_deref());
+    let mirrored = |s: &str| lockfile::is_mirrored_source(s, replaces == "crates-io", &urls);
+    let mut elsewhere = 0;
     for path in &opts.lockfiles {
-        roots.extend(lockfile::read(path)?);
+        let (wants, others) = lockfile::read(path, &mirrored)?;
+        roots.extend(wants);
+        elsewhere += others;
+    }
+    if elsewhere > 0 {
+        printer.note(format!(
+            "{elsewhere} locked package(s) come from registries other than the one the mirror \
+             replaces (`{replaces}`): left out"
+        ));
     }
     let follow = !opts.specs.is_empty();
     if opts.all && opts.upstream_git.is_none() {
@@ -75,7 +88,9 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
             );
         }
     }
-    commit::write_config(reg)?;
+    let new_mirror = commit::write_config(reg)?;
+    reg.store
+        .clean_stale_temp(std::time::Duration::from_secs(3600));
     let progress = printer.progress(0, "Mirroring");
     let shared = Arc::new(Shared {
         store: reg.store.clone(),
@@ -151,6 +166,13 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         run_round(roots, follow)?;
     }
     progress.finish_and_clear();
+    if new_mirror {
+        // The home page shows the mirror's setup (written under the registry lock, like any
+        // change).
+        let lock = crate::storage::RegistryLock::acquire(&reg.store.path(Area::State, ""), || {})?;
+        crate::ops::site::after_change(reg, &[], printer);
+        drop(lock);
+    }
     for w in &summary.warnings {
         printer.warn(w);
     }

@@ -178,8 +178,10 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
         {
             ahead.insert(key, t);
         }
+        let mut meta = crate::ops::site::meta_store::load(&reg.store, &crate_name)?;
         for p in list {
             let entry = p.entry;
+            meta.record(&entry.vers, p.meta, p.readme);
             crates.put_file(
                 Area::Public,
                 &keys::crate_file(&entry.name, &entry.vers),
@@ -190,6 +192,11 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
                 .status("Adding", format!("{} v{}", entry.name, entry.vers));
             new_lines.push(entry.to_line());
         }
+        crates.put(
+            Area::State,
+            &crate::ops::site::meta_store::key(&crate_name),
+            &meta.to_bytes(),
+        )?;
         lines.push((crate_name, new_lines));
     }
     crates.commit().context("failed to write the crate files")?;
@@ -214,7 +221,12 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     // 3. The git index.
     let message = commit_message(&lines);
     writer.sync_git(&journal.index_files, &message)?;
-    writer.done()
+    writer.done()?;
+
+    // 4. The site (derived: a failure is reported but the crates are in).
+    let names: Vec<String> = lines.into_iter().map(|(n, _)| n).collect();
+    crate::ops::site::after_change(reg, &names, writer.printer);
+    Ok(())
 }
 
 fn commit_message(lines: &[(String, Vec<String>)]) -> String {

@@ -45,6 +45,9 @@ pub struct Prepared {
     /// ahead so that file creation overlaps other crates' inspection (`None` when the crate
     /// already had an index file).
     pub index_temp: Option<TempPath>,
+    /// What the site shows about this version.
+    pub meta: crate::package::meta::VersionMeta,
+    pub readme: Option<crate::package::meta::Readme>,
 }
 
 pub struct InspectOptions<'a> {
@@ -110,7 +113,8 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
             );
         }
     }
-    entry.cksum = inspection.cksum;
+    entry.cksum = inspection.cksum.clone();
+    let (meta, readme) = crate::package::meta::read(&inspection.manifest, &inspection.readmes);
     // The folder of its index file, made now so that the (slow) directory creation overlaps
     // the inspection of other crates. An empty folder changes nothing for cargo.
     let index_key = crate::registry::keys::index(&entry.name);
@@ -129,6 +133,8 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         size: inspection.size,
         temp: temp.into_temp_path(),
         index_temp,
+        meta,
+        readme,
     })
 }
 

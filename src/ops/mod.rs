@@ -11,6 +11,8 @@ pub mod owners;
 pub mod rebuild;
 pub mod remove;
 pub mod set_url;
+pub mod site;
+pub mod transfer;
 pub mod users;
 pub mod verify;
 mod writer;

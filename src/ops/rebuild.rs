@@ -123,6 +123,7 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
     crate::storage::crash::point("before-git");
     writer.sync_git_whole("Rebuild the index")?;
     writer.done()?;
+    crate::ops::site::rebuild_after_change(reg, writer.printer);
     Ok(RebuildReport {
         crates: wanted_index.len(),
         versions,

@@ -60,6 +60,16 @@ pub fn remove(
     reg.store.remove(Area::Public, &crate_key)?;
     writer.sync_git(&[key], &format!("Remove {crate_name} {vers}"))?;
     writer.done()?;
+    let mut meta = crate::ops::site::meta_store::load(&reg.store, crate_name)?;
+    meta.forget(&vers.to_string());
+    let mut batch = reg.store.batch();
+    batch.put(
+        Area::State,
+        &crate::ops::site::meta_store::key(crate_name),
+        &meta.to_bytes(),
+    )?;
+    batch.commit()?;
+    crate::ops::site::after_change(reg, &[crate_name.to_owned()], printer);
     printer.status("Removed", format!("{crate_name} v{vers}"));
     Ok(())
 }

@@ -54,6 +54,7 @@ pub fn set_url(reg: &mut Registry, url: &str, api: Option<&str>, printer: Printe
         writer.done()?;
     }
     *reg = next;
+    crate::ops::site::rebuild_after_change(reg, printer);
     printer.status(
         "Updated",
         format!("config.json now points at {}", reg.config.url),

@@ -6,7 +6,7 @@ use crate::printer::Printer;
 use crate::registry::Registry;
 use crate::storage::{Area, Journal, RegistryLock};
 use anyhow::{Context, Result};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Temporary files older than this are debris from a crash, not an inspection in progress.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -54,7 +54,7 @@ impl<'a> Writer<'a> {
             self.sync_git(&journal.index_files, "Complete an interrupted change")?;
         }
         Journal::finish(store)?;
-        clean_temp(store.tmp_dir());
+        store.clean_stale_temp(STALE_TEMP);
         Ok(())
     }
 
@@ -107,23 +107,5 @@ impl<'a> Writer<'a> {
             )?;
         }
         Ok(())
-    }
-}
-
-fn clean_temp(dir: std::path::PathBuf) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let now = SystemTime::now();
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| now.duration_since(t).ok())
-            .is_some_and(|age| age > STALE_TEMP);
-        if old {
-            let _ = std::fs::remove_file(entry.path());
-        }
     }
 }

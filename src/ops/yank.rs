@@ -41,6 +41,7 @@ pub fn set_yanked(
     batch.commit()?;
     writer.sync_git(&[key], &format!("{verb} {display} {vers}"))?;
     writer.done()?;
+    crate::ops::site::after_change(reg, std::slice::from_ref(&display), printer);
     printer.status(
         if yanked { "Yanked" } else { "Unyanked" },
         format!("{display} v{vers}"),

@@ -20,6 +20,8 @@ pub struct Inspection {
     pub root: String,
     /// Text of the packaged (normalized) `Cargo.toml`.
     pub manifest: String,
+    /// Files that may be the README (by name), with their bytes, for the site.
+    pub readmes: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +72,7 @@ pub fn inspect<R: Read, W: Write>(
         return Err(ArchiveError::FileTooLarge(max));
     }
     drained?;
-    let (root, manifest) = walked?;
+    let (root, manifest, readmes) = walked?;
     tee.sink.flush()?;
     let cksum = format!("{:x}", tee.hasher.finalize());
     Ok(Inspection {
@@ -78,10 +80,35 @@ pub fn inspect<R: Read, W: Write>(
         size: tee.size,
         root,
         manifest,
+        readmes,
     })
 }
 
-fn walk_tar<R: Read>(src: &mut R) -> Result<(String, String), ArchiveError> {
+/// A README larger than this is not kept for the site.
+const MAX_README: u64 = 1024 * 1024;
+/// At most this many README candidates are kept.
+const MAX_READMES: usize = 8;
+
+/// Whether a path inside the crate may be its README: the file its manifest names (when the
+/// manifest came first, as cargo writes it), else a file named `README*`.
+fn is_readme_candidate(rest: &str, named: Option<&str>) -> bool {
+    if let Some(named) = named {
+        return rest == named;
+    }
+    let file = rest.rsplit('/').next().unwrap_or(rest).to_ascii_lowercase();
+    rest.matches('/').count() <= 3 && file.starts_with("readme")
+}
+
+/// The `package.readme` path of a manifest (`None`: not a path, or unreadable).
+fn readme_path(manifest: &str) -> Option<String> {
+    let doc: toml::Table = toml::from_str(manifest).ok()?;
+    let path = doc.get("package")?.get("readme")?.as_str()?;
+    Some(path.trim_start_matches("./").to_owned())
+}
+
+type Walked = (String, String, Vec<(String, Vec<u8>)>);
+
+fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
     let gz = flate2::read::GzDecoder::new(src);
     let mut archive = tar::Archive::new(Limit {
         inner: gz,
@@ -91,6 +118,8 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<(String, String), ArchiveError> {
     let mut root: Option<String> = None;
     let mut manifest: Option<String> = None;
     let mut legacy_manifest: Option<String> = None;
+    let mut readmes = Vec::new();
+    let mut readme_named: Option<String> = None;
     for entry in entries {
         let mut entry = entry.map_err(not_tar)?;
         let path_bytes = entry.path_bytes().into_owned();
@@ -117,7 +146,19 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<(String, String), ArchiveError> {
         let slot = match rest {
             "Cargo.toml" => &mut manifest,
             "cargo.toml" => &mut legacy_manifest,
-            _ => continue,
+            _ => {
+                let size = entry.header().size().unwrap_or(u64::MAX);
+                let named = readme_named.as_deref();
+                if readmes.len() < MAX_READMES
+                    && size <= MAX_README
+                    && is_readme_candidate(rest, named)
+                {
+                    let mut bytes = Vec::new();
+                    (&mut entry).take(MAX_README).read_to_end(&mut bytes)?;
+                    readmes.push((rest.to_owned(), bytes));
+                }
+                continue;
+            }
         };
         if slot.is_some() {
             return Err(ArchiveError::TwoManifests(root.clone()));
@@ -127,11 +168,12 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<(String, String), ArchiveError> {
             .take(MAX_MANIFEST)
             .read_to_string(&mut text)
             .map_err(|_| ArchiveError::BadManifest)?;
+        readme_named = readme_path(&text);
         *slot = Some(text);
     }
     let root = root.ok_or(ArchiveError::Empty)?;
     match manifest.or(legacy_manifest) {
-        Some(m) => Ok((root, m)),
+        Some(m) => Ok((root, m, readmes)),
         None => Err(ArchiveError::NoManifest(root)),
     }
 }

@@ -6,5 +6,6 @@ pub mod cargo_package;
 pub mod cfg;
 mod loopback;
 pub mod manifest;
+pub mod meta;
 #[doc(hidden)]
 pub mod testing;

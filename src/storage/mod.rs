@@ -112,6 +112,26 @@ impl Store {
             .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))
     }
 
+    /// Removes temporary files older than `age`: debris of a crash, never a file still being
+    /// written.
+    pub fn clean_stale_temp(&self, age: std::time::Duration) {
+        let Ok(entries) = fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|a| a > age);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Creates the folder a key will live in.
     pub fn make_parent(&self, area: Area, key: &str) -> Result<()> {
         let path = self.path(area, key);

@@ -461,7 +461,7 @@ fn remove_needs_a_yank_and_no_dependents_unless_forced() {
 }
 
 #[test]
-fn set_url_rewrites_config_json_and_nothing_else_in_public() {
+fn set_url_rewrites_config_json_and_nothing_else_in_public_but_the_site() {
     let reg = Reg::new(true);
     let k = reg.krate("moving", "1.0.0", "");
     reg.ktra(&["add", &k]).success();
@@ -473,11 +473,17 @@ fn set_url_rewrites_config_json_and_nothing_else_in_public() {
         .keys()
         .filter(|k| before.get(*k) != after.get(*k))
         .collect();
+    // The site's pages name the registry's URL, so they are rewritten too.
     let outside_git: Vec<&&String> = changed
         .iter()
-        .filter(|k| !k.starts_with("public/index.git/"))
+        .filter(|k| !k.starts_with("public/index.git/") && !crate::support::is_site_file(k))
         .collect();
     assert_eq!(outside_git, [&"ktra.toml", &"public/index/config.json"]);
+    assert!(
+        String::from_utf8_lossy(&after["public/index.html"])
+            .contains("https://crates.example.org/reg/index/"),
+        "the home page shows the new address"
+    );
     let config = String::from_utf8(after["public/index/config.json"].clone()).unwrap();
     assert!(
         config.contains("https://crates.example.org/reg/crates/{crate}-{version}.crate"),

@@ -6,7 +6,9 @@
 mod api;
 mod cli;
 mod e2e_cargo;
+mod mirror;
 mod nginx;
 mod serve;
 mod support;
 mod tokens;
+mod transfer;

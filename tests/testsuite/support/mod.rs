@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod upstream;
+
 /// The name every test registry gets; the example crates say `publish = ["demo"]`.
 pub const REGISTRY_NAME: &str = "demo";
 
@@ -660,4 +662,15 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Whether a path (relative to the registry, `public/...`, or to `public/`) is part of the
+/// browsable site rather than of the registry proper.
+pub fn is_site_file(path: &str) -> bool {
+    let rel = path.strip_prefix("public/").unwrap_or(path);
+    matches!(
+        rel,
+        "index.html" | "404.html" | "feed.xml" | "search-index.json"
+    ) || rel.starts_with("c/")
+        || rel.starts_with("static/")
 }

@@ -1,0 +1,171 @@
+//! Writing the browsable site into `public/`: after every change only the pages it affects
+//! (the crate's page, the home page, the search index, the feed), and all of it with
+//! `ktra site`. Pages are derived data: a crash leaves at worst a stale page, which the next
+//! change or `ktra site` rewrites.
+
+mod full;
+pub mod meta_store;
+mod views;
+
+pub use full::{SiteReport, build_all};
+
+use crate::registry::Registry;
+use crate::site::Templates;
+use crate::site::view::{CrateSummary, HomePage, MirrorInfo, Release, SiteInfo};
+use crate::storage::{Area, Batch};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+
+/// Releases shown on the home page and in the feed.
+const RECENT: usize = 50;
+const SUMMARIES: &str = "site/summaries.json";
+const RECENT_KEY: &str = "site/recent.json";
+
+pub fn page_key(name: &str) -> String {
+    format!("c/{name}.html")
+}
+
+pub fn site_info(reg: &Registry) -> SiteInfo {
+    let mirror = crate::mirror::layout::exists(reg).then(|| MirrorInfo {
+        sparse_url: crate::mirror::layout::sparse_url(reg),
+        replaces: reg
+            .config
+            .mirror
+            .replaces
+            .clone()
+            .unwrap_or_else(|| "crates-io".into()),
+        snippet: crate::mirror::sync::cargo_snippet(
+            reg,
+            reg.config.mirror.upstream.as_deref().unwrap_or(""),
+        ),
+    });
+    SiteInfo {
+        name: reg.config.name.clone(),
+        url: reg.config.url.clone(),
+        sparse_url: reg.sparse_url(),
+        auth_required: reg.config.auth_required,
+        mirror,
+        generated: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    }
+}
+
+pub fn templates(reg: &Registry) -> Result<Templates> {
+    let dir = reg.root().join("templates");
+    Templates::load(dir.is_dir().then_some(dir.as_path()))
+}
+
+/// [`update`] after a change that has landed: a failure is a warning, not the change's error.
+pub fn after_change(reg: &Registry, changed: &[String], printer: crate::printer::Printer) {
+    if let Err(e) = update(reg, changed) {
+        printer.warn(format!("{e:#}"));
+    }
+}
+
+/// [`build_all`] after a change that has landed, failures as warnings.
+pub fn rebuild_after_change(reg: &Registry, printer: crate::printer::Printer) {
+    if let Err(e) = build_all(reg) {
+        printer.warn(format!("failed to rebuild the site: {e:#}"));
+    }
+}
+
+/// Rewrites the pages of the crates named (a page disappears with its last version), the
+/// home page, the search index and the feed.
+pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
+    update_inner(reg, changed).context("failed to update the site (run `ktra site` to rebuild it)")
+}
+
+fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
+    let store = &reg.store;
+    if !store.exists(Area::State, SUMMARIES) {
+        // No site yet (a registry made before it existed): build all of it once.
+        return build_all(reg).map(drop);
+    }
+    let templates = templates(reg)?;
+    let site = site_info(reg);
+    let mut summaries: BTreeMap<String, CrateSummary> = read_json(reg, SUMMARIES)?;
+    let mut recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
+    let mut batch = store.batch().named("site");
+    for name in changed {
+        let lower = name.to_ascii_lowercase();
+        recent.retain(|r| !r.name.eq_ignore_ascii_case(name));
+        let bytes = store
+            .read(Area::Public, &crate::registry::keys::index(name))?
+            .unwrap_or_default();
+        let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
+        let entries = views::entries(&file);
+        let meta = meta_store::load(store, name)?;
+        match views::crate_page(&site, &entries, &meta) {
+            Some(page) => {
+                batch.put(
+                    Area::Public,
+                    &page_key(&page.name),
+                    templates.crate_page(&page)?.as_bytes(),
+                )?;
+                summaries.extend(views::summary(&entries, &meta).map(|s| (lower, s)));
+                recent.extend(views::releases(&entries, &meta));
+            }
+            None => {
+                store.remove(Area::Public, &page_key(name))?;
+                summaries.remove(&lower);
+            }
+        }
+    }
+    recent.sort_by(|a, b| b.pubtime.cmp(&a.pubtime));
+    recent.truncate(RECENT);
+    let list: Vec<CrateSummary> = summaries.values().cloned().collect();
+    write_shared(reg, &templates, &site, list, recent.clone(), &mut batch)?;
+    batch.put(Area::State, SUMMARIES, &serde_json::to_vec(&summaries)?)?;
+    batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
+    batch.commit()
+}
+
+/// The pages every change touches: home, search index, feed; the assets and 404 page when
+/// missing.
+fn write_shared(
+    reg: &Registry,
+    templates: &Templates,
+    site: &SiteInfo,
+    crates: Vec<CrateSummary>,
+    recent: Vec<Release>,
+    batch: &mut Batch<'_>,
+) -> Result<()> {
+    batch.put(
+        Area::Public,
+        "search-index.json",
+        &crate::site::search_index(&crates),
+    )?;
+    batch.put(
+        Area::Public,
+        "feed.xml",
+        templates.feed(site, &recent)?.as_bytes(),
+    )?;
+    let home = HomePage {
+        site: site.clone(),
+        recent,
+        crates,
+    };
+    batch.put(
+        Area::Public,
+        "index.html",
+        templates.home(&home)?.as_bytes(),
+    )?;
+    if !reg.store.exists(Area::Public, "404.html") {
+        batch.put(
+            Area::Public,
+            "404.html",
+            templates.not_found(site)?.as_bytes(),
+        )?;
+        for (key, bytes) in templates.assets() {
+            batch.put(Area::Public, &key, &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned + Default>(reg: &Registry, key: &str) -> Result<T> {
+    match reg.store.read(Area::State, key)? {
+        // A damaged cache is rebuilt from nothing rather than stopping the change.
+        Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+        None => Ok(T::default()),
+    }
+}

@@ -1,0 +1,116 @@
+//! What the templates see: plain, serialisable view models built from the index and the crate
+//! metadata store. No I/O and no HTML here; escaping is the templates' (autoescape) job.
+
+use serde::{Deserialize, Serialize};
+
+/// Facts about the registry every page shows (the setup snippet, links home).
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteInfo {
+    /// Registry name as users write it in `registry = "..."`.
+    pub name: String,
+    /// Base URL of `public/` (no trailing slash).
+    pub url: String,
+    /// `sparse+.../index/`.
+    pub sparse_url: String,
+    /// Whether every request needs a token (the snippet then shows `cargo login`).
+    pub auth_required: bool,
+    /// The mirror's sparse URL and the source it replaces, when the tree has a mirror.
+    pub mirror: Option<MirrorInfo>,
+    /// When the page was generated (RFC 3339, UTC).
+    pub generated: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MirrorInfo {
+    pub sparse_url: String,
+    /// The cargo source it stands in for (`crates-io` by default).
+    pub replaces: String,
+    /// The `.cargo/config.toml` lines that make cargo use it.
+    pub snippet: String,
+}
+
+/// One crate in lists (home page, search).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrateSummary {
+    pub name: String,
+    /// Newest non-yanked version (newest version when all are yanked).
+    pub version: String,
+    pub description: Option<String>,
+    pub keywords: Vec<String>,
+    /// Publish time of that version (RFC 3339), when known.
+    pub updated: Option<String>,
+}
+
+/// One release, for "recent releases" and the Atom feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    pub name: String,
+    pub version: String,
+    pub pubtime: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HomePage {
+    pub site: SiteInfo,
+    /// Newest first, at most a few dozen.
+    pub recent: Vec<Release>,
+    /// Every crate, sorted by name.
+    pub crates: Vec<CrateSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRow {
+    pub version: String,
+    pub yanked: bool,
+    pub pubtime: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyRow {
+    /// The real package name.
+    pub name: String,
+    /// The name used in code, when renamed.
+    pub rename: Option<String>,
+    pub req: String,
+    pub optional: bool,
+    /// `cfg(...)` or a target triple, when platform-specific.
+    pub target: Option<String>,
+    /// Link to its page when it is a crate of this registry (a relative URL).
+    pub link: Option<String>,
+    /// The registry it comes from, when not this one (e.g. crates.io's index URL).
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Feature {
+    pub name: String,
+    pub enables: Vec<String>,
+}
+
+/// One crate's page: its newest version in detail, and every version.
+#[derive(Debug, Clone, Serialize)]
+pub struct CratePage {
+    pub site: SiteInfo,
+    pub name: String,
+    /// The version the page describes (newest non-yanked, else newest).
+    pub version: String,
+    pub description: Option<String>,
+    pub license: Option<String>,
+    pub repository: Option<String>,
+    pub homepage: Option<String>,
+    pub documentation: Option<String>,
+    pub keywords: Vec<String>,
+    pub categories: Vec<String>,
+    pub rust_version: Option<String>,
+    pub links: Option<String>,
+    pub edition: Option<String>,
+    /// Newest first.
+    pub versions: Vec<VersionRow>,
+    pub normal_deps: Vec<DependencyRow>,
+    pub build_deps: Vec<DependencyRow>,
+    pub dev_deps: Vec<DependencyRow>,
+    pub features: Vec<Feature>,
+    /// The README rendered and sanitised (safe to insert unescaped), when the crate has one.
+    pub readme_html: Option<String>,
+}
