@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -166,24 +167,7 @@ class Bench:
     # 3. ---------------------------------------------------------------------------------
     def synth_registry(self):
         """The cached 100,000-version registry: built once, verified on every run."""
-        reg = os.path.join(self.dir, "synth-100k")
-        marker = os.path.join(self.dir, "synth-100k.json")
-        versions = SYNTH_CRATES * len(synth.VERSIONS)
-        info = None
-        if os.path.exists(marker) and os.path.isdir(reg) and not self.rebuild:
-            info = json.load(open(marker))
-            if info.get("crates") != SYNTH_CRATES or info.get("versions") != versions:
-                info = None
-            else:
-                log(f"checking the cached {versions}-version registry with ktra verify")
-                t0 = time.perf_counter()
-                r = subprocess.run(self.ktra_cmd(reg, "verify"), capture_output=True)
-                info["verify_s_this_run"] = time.perf_counter() - t0
-                if r.returncode != 0:
-                    log("cached registry does not verify with this ktra; rebuilding it")
-                    info = None
-        if info is None:
-            info = self.build_synth(reg, marker, versions)
+        reg, info = cached_synth_registry(self, rebuild=self.rebuild)
         self.results["synth_registry"] = info
         return reg
 
@@ -372,6 +356,36 @@ class Bench:
             "missing_in_ktra": missing,
             "first_difference": first_diff,
         }
+
+
+def cached_synth_registry(bench, rebuild=False):
+    """The synthetic registry of SYNTH_CRATES x len(synth.VERSIONS) versions cached in
+    bench.dir/synth-100k (shared by every benchmark script): verified with `ktra verify` when
+    cached, built by Bench.build_synth when missing, of another shape or not verifying. `bench`
+    needs `ktra` and `dir` (a Bench, or anything with those two). Returns (folder, info)."""
+    reg = os.path.join(bench.dir, "synth-100k")
+    marker = os.path.join(bench.dir, "synth-100k.json")
+    versions = SYNTH_CRATES * len(synth.VERSIONS)
+    info = None
+    if os.path.exists(marker) and os.path.isdir(reg) and not rebuild:
+        info = json.load(open(marker))
+        if info.get("crates") != SYNTH_CRATES or info.get("versions") != versions:
+            info = None
+        else:
+            log(f"checking the cached {versions:,}-version registry with ktra verify")
+            t0 = time.perf_counter()
+            r = subprocess.run([bench.ktra, "-r", reg, "verify"], capture_output=True)
+            info["verify_s_this_run"] = time.perf_counter() - t0
+            if r.returncode != 0:
+                log("the cached registry does not verify with this ktra; rebuilding it")
+                info = None
+    if info is None:
+        log("no usable cached registry: building it")
+        shim = types.SimpleNamespace(ktra=bench.ktra, dir=bench.dir)
+        shim.ktra_cmd = types.MethodType(Bench.ktra_cmd, shim)
+        shim.init = types.MethodType(Bench.init, shim)
+        info = Bench.build_synth(shim, reg, marker, versions)
+    return reg, info
 
 
 def index_path(name):

@@ -1,5 +1,5 @@
-"""Helpers for the `ktra serve` benchmark (standard library only): processes (ktra serve, nginx,
-wrk), /proc sampling, publish request bodies and crates with an incompressible payload.
+"""Helpers for the server and mirror benchmarks (standard library only): processes (ktra serve,
+nginx, wrk), /proc sampling, publish request bodies and crates with an incompressible payload.
 
 Everything listens on 127.0.0.1 only; ports are picked by the kernel (port 0).
 """
@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -160,6 +161,17 @@ class RssSampler:
 # Processes ------------------------------------------------------------------------------------
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the benchmark dies, even by SIGKILL, so no server
+    outlives it (Linux prctl PR_SET_PDEATHSIG; nothing happens where that is unavailable)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop(proc, seconds=5):
     if proc.poll() is None:
         proc.terminate()
@@ -222,21 +234,22 @@ class KtraServe:
         self.stop()
 
 
-class Nginx:
-    """nginx in the foreground (`daemon off`) with a master and `workers` worker processes, every
-    path inside `dir`, access log off, around the server block `ktra nginx-config` prints."""
+def nginx_binary():
+    return "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
 
-    def __init__(self, ktra, reg, dir, upstream_port, workers=2, attempts=3):
+
+class NginxServer:
+    """nginx in the foreground (`daemon off`) with a master and `workers` worker processes, every
+    path inside `dir`, access log off, around the server block `server_block(port)` returns for
+    the port picked (127.0.0.1 only; a new port is tried when the one picked was taken)."""
+
+    def __init__(self, dir, server_block, workers=2, attempts=3):
         os.makedirs(dir, exist_ok=True)
         self.dir = dir
         last = ""
         for _ in range(attempts):  # a free port can be taken between probing and binding
             self.port = free_port()
-            block = subprocess.run(
-                [ktra, "-r", reg, "nginx-config", "--listen", f"127.0.0.1:{self.port}",
-                 "--upstream", f"http://127.0.0.1:{upstream_port}"],
-                check=True, capture_output=True, text=True,
-            ).stdout
+            block = server_block(self.port)
             conf = os.path.join(dir, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(
@@ -257,11 +270,11 @@ class Nginx:
                     "}\n"
                 )
             self.proc = subprocess.Popen(
-                ["/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx",
-                 "-p", dir, "-c", conf],
+                [nginx_binary(), "-p", dir, "-c", conf],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=open(os.path.join(dir, "stderr.log"), "wb"),
+                preexec_fn=die_with_parent,
             )
             self.pid = self.proc.pid
             if wait_port(self.port, self.proc):
@@ -273,7 +286,10 @@ class Nginx:
                 self.conf_text = open(conf).read()
                 return
             _stop(self.proc)
-            last = open(os.path.join(dir, "error.log"), errors="replace").read()[-2000:]
+            try:
+                last = open(os.path.join(dir, "error.log"), errors="replace").read()[-2000:]
+            except OSError:
+                last = open(os.path.join(dir, "stderr.log"), errors="replace").read()[-2000:]
         raise BenchError(f"nginx did not start:\n{last}")
 
     def pids(self):
@@ -287,6 +303,21 @@ class Nginx:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Nginx(NginxServer):
+    """NginxServer around the server block `ktra nginx-config` prints for `reg`, with the API
+    proxied to `ktra serve` on `upstream_port`."""
+
+    def __init__(self, ktra, reg, dir, upstream_port, workers=2, attempts=3):
+        def block(port):
+            return subprocess.run(
+                [ktra, "-r", reg, "nginx-config", "--listen", f"127.0.0.1:{port}",
+                 "--upstream", f"http://127.0.0.1:{upstream_port}"],
+                check=True, capture_output=True, text=True,
+            ).stdout
+
+        super().__init__(dir, block, workers=workers, attempts=attempts)
 
 
 # wrk ------------------------------------------------------------------------------------------

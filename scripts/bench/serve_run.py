@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -102,28 +101,7 @@ class ServeBench:
     def cached_registry(self):
         """The 100,000-version registry scripts/bench.sh caches: verified, or built the same way
         (by scripts/bench/run.py's own builder) when missing or broken."""
-        reg = os.path.join(self.dir, "synth-100k")
-        marker = os.path.join(self.dir, "synth-100k.json")
-        versions = bench_run.SYNTH_CRATES * len(synth.VERSIONS)
-        info = None
-        if os.path.exists(marker) and os.path.isdir(reg):
-            info = json.load(open(marker))
-            if info.get("crates") != bench_run.SYNTH_CRATES or info.get("versions") != versions:
-                info = None
-            else:
-                log(f"checking the cached {versions:,}-version registry with ktra verify")
-                t0 = time.perf_counter()
-                r = subprocess.run(self.k(reg, "verify"), capture_output=True)
-                info["verify_s_this_run"] = time.perf_counter() - t0
-                if r.returncode != 0:
-                    log("the cached registry does not verify with this ktra; rebuilding it")
-                    info = None
-        if info is None:
-            log("no usable cached registry: building it with scripts/bench/run.py's builder")
-            shim = types.SimpleNamespace(ktra=self.ktra, dir=self.dir)
-            shim.ktra_cmd = types.MethodType(bench_run.Bench.ktra_cmd, shim)
-            shim.init = types.MethodType(bench_run.Bench.init, shim)
-            info = bench_run.Bench.build_synth(shim, reg, marker, versions)
+        reg, info = bench_run.cached_synth_registry(self)
         self.results["synth_registry"] = info
         return reg
 
