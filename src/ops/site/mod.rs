@@ -45,8 +45,15 @@ pub fn site_info(reg: &Registry) -> SiteInfo {
         sparse_url: reg.sparse_url(),
         auth_required: reg.config.auth_required,
         mirror,
-        generated: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        generated: today(),
     }
+}
+
+/// Midnight UTC of today in RFC 3339: pages say the day they were made (the footer shows no
+/// more), so rebuilding them the same day writes the same bytes.
+fn today() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    format!("{}T00:00:00Z", &now[..10])
 }
 
 pub fn templates(reg: &Registry) -> Result<Templates> {
