@@ -9,6 +9,7 @@ mod e2e_cargo;
 mod mirror;
 mod nginx;
 mod serve;
+mod site;
 mod support;
 mod tokens;
 mod transfer;

@@ -82,7 +82,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         summaries.extend(b.summary.map(|s| (b.lower, s)));
         recent.extend(b.releases);
     }
-    recent.sort_by(|a, b| b.pubtime.cmp(&a.pubtime));
+    super::sort_recent(&mut recent);
     recent.truncate(RECENT);
     let report = SiteReport {
         crates: summaries.len(),

@@ -45,8 +45,15 @@ pub fn site_info(reg: &Registry) -> SiteInfo {
         sparse_url: reg.sparse_url(),
         auth_required: reg.config.auth_required,
         mirror,
-        generated: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        generated: today(),
     }
+}
+
+/// Midnight UTC of today in RFC 3339: pages say the day they were made (the footer shows no
+/// more), so rebuilding them the same day writes the same bytes.
+fn today() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    format!("{}T00:00:00Z", &now[..10])
 }
 
 pub fn templates(reg: &Registry) -> Result<Templates> {
@@ -110,13 +117,32 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
             }
         }
     }
-    recent.sort_by(|a, b| b.pubtime.cmp(&a.pubtime));
+    sort_recent(&mut recent);
     recent.truncate(RECENT);
     let list: Vec<CrateSummary> = summaries.values().cloned().collect();
     write_shared(reg, &templates, &site, list, recent.clone(), &mut batch)?;
     batch.put(Area::State, SUMMARIES, &serde_json::to_vec(&summaries)?)?;
     batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
     batch.commit()
+}
+
+/// Newest first. Releases of the same second (one `ktra add` of many files, an import, a
+/// mirror sync) by name ignoring case, as in the list of crates, then newest version first: a
+/// total order, so the list does not depend on the order in which the changes came, and
+/// `ktra site` writes what the changes wrote.
+fn sort_recent(recent: &mut [Release]) {
+    let version = |r: &Release| semver::Version::parse(&r.version).ok();
+    recent.sort_by(|a, b| {
+        b.pubtime
+            .cmp(&a.pubtime)
+            .then_with(|| {
+                a.name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase())
+            })
+            .then_with(|| version(b).cmp(&version(a)))
+            .then_with(|| b.version.cmp(&a.version))
+    });
 }
 
 /// The pages every change touches: home, search index, feed; the assets and 404 page when
