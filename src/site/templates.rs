@@ -11,7 +11,7 @@ use minijinja::{AutoEscape, Environment, Error, Output, State, UndefinedBehavior
 use sha2::{Digest, Sha256};
 
 use super::readme::escape_html;
-use super::view::{CratePage, HomePage, Release, SiteInfo};
+use super::view::{CratePage, HomePage, ListPage, Release, SiteInfo};
 
 /// Rendered templates, in the order they are loaded (`base.html` before the pages using it).
 const PAGES: &[(&str, &str)] = &[
@@ -24,6 +24,7 @@ const PAGES: &[(&str, &str)] = &[
         "crate.html",
         include_str!("../../templates/site/crate.html"),
     ),
+    ("list.html", include_str!("../../templates/site/list.html")),
     ("404.html", include_str!("../../templates/site/404.html")),
     ("feed.xml", include_str!("../../templates/site/feed.xml")),
 ];
@@ -94,6 +95,13 @@ impl Templates {
         let ctx = context! { root => "", ..Value::from_serialize(page) };
         self.render("index.html", ctx)
             .with_context(|| format!("failed to render `index.html` for `{}`", page.site.name))
+    }
+
+    /// The list page of one first letter (`public/all/LETTER.html`).
+    pub fn list(&self, page: &ListPage) -> Result<String> {
+        let ctx = context! { root => "../", ..Value::from_serialize(page) };
+        self.render("list.html", ctx)
+            .with_context(|| format!("failed to render `list.html` for `{}`", page.letter))
     }
 
     /// One crate's page (`public/c/NAME.html`).

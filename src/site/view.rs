@@ -56,7 +56,29 @@ pub struct HomePage {
     pub site: SiteInfo,
     /// Newest first, at most a few dozen.
     pub recent: Vec<Release>,
-    /// Every crate, sorted by name.
+    /// Every crate, sorted by name, when there are few enough to list on one page (else empty:
+    /// the list pages by first letter hold them).
+    pub crates: Vec<CrateSummary>,
+    /// How many crates there are in all.
+    pub total: usize,
+    /// The list pages by first letter.
+    pub letters: Vec<LetterLink>,
+}
+
+/// A list page of the crates whose names start with `letter` (`all/LETTER.html`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LetterLink {
+    pub letter: String,
+    pub count: usize,
+}
+
+/// The crates whose names start with one letter.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListPage {
+    pub site: SiteInfo,
+    pub letter: String,
+    pub letters: Vec<LetterLink>,
+    /// Sorted by name.
     pub crates: Vec<CrateSummary>,
 }
 

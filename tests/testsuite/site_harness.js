@@ -92,7 +92,7 @@ function describe(win) {
     ids,
     versions: doc.querySelector("ol.versions") ? versions : null,
     note: note ? note.textContent : null,
-    crates: Array.from(doc.querySelectorAll("#crates li > a")).map((a) => a.textContent),
+    crates: Array.from(doc.querySelectorAll("#crates ul.crates li > a")).map((a) => a.textContent),
     resultsHidden: results ? results.hidden : null,
     // With scripting off, <noscript> holds elements; with it on, only text.
     noscriptShown: !!doc.querySelector("noscript > *"),

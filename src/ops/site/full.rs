@@ -2,7 +2,7 @@
 //! parallel. Metadata missing from the store (crates added before the site existed) is read
 //! from each crate's newest `.crate` file and stored.
 
-use super::{RECENT, RECENT_KEY, SUMMARIES, meta_store, page_key, views};
+use super::{RECENT, RECENT_KEY, meta_store, page_key, views};
 use crate::registry::Registry;
 use crate::site::view::{CrateSummary, Release};
 use crate::storage::Area;
@@ -95,9 +95,37 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         }
     }
     store.remove(Area::Public, "404.html")?;
-    let list: Vec<CrateSummary> = summaries.values().cloned().collect();
-    super::write_shared(reg, &templates, &site, list, recent.clone(), &mut batch)?;
-    batch.put(Area::State, SUMMARIES, &serde_json::to_vec(&summaries)?)?;
+    let mut shards = super::shards::Shards::from_all(summaries);
+    // List pages and shards of letters no crate starts with any more.
+    let letters: HashSet<String> = shards.letters().into_iter().map(|l| l.letter).collect();
+    for key in store.walk(Area::Public, "all")? {
+        let letter = key.trim_start_matches("all/").trim_end_matches(".html");
+        if !letters.contains(letter) {
+            store.remove(Area::Public, &key)?;
+        }
+    }
+    for key in store
+        .walk(Area::State, "site/summaries")?
+        .into_iter()
+        .chain(store.walk(Area::State, "site/search")?)
+    {
+        let letter = key
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".json");
+        if !letters.contains(letter) {
+            store.remove(Area::State, &key)?;
+        }
+    }
+    super::write_shared(
+        reg,
+        &templates,
+        &site,
+        &mut shards,
+        recent.clone(),
+        &mut batch,
+    )?;
     batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
     batch.commit().context("failed to write the site")?;
     Ok(report)

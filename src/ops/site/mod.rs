@@ -5,6 +5,7 @@
 
 mod full;
 pub mod meta_store;
+mod shards;
 mod views;
 
 pub use full::{SiteReport, build_all};
@@ -14,11 +15,10 @@ use crate::site::Templates;
 use crate::site::view::{CrateSummary, HomePage, MirrorInfo, Release, SiteInfo};
 use crate::storage::{Area, Batch};
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
+use rayon::prelude::*;
 
 /// Releases shown on the home page and in the feed.
 const RECENT: usize = 50;
-const SUMMARIES: &str = "site/summaries.json";
 const RECENT_KEY: &str = "site/recent.json";
 
 pub fn page_key(name: &str) -> String {
@@ -83,48 +83,71 @@ pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
 
 fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
     let store = &reg.store;
-    if !store.exists(Area::State, SUMMARIES) {
+    if !store.exists(Area::State, RECENT_KEY) {
         // No site yet (a registry made before it existed): build all of it once.
         return build_all(reg).map(drop);
     }
     let templates = templates(reg)?;
     let site = site_info(reg);
-    let mut summaries: BTreeMap<String, CrateSummary> = read_json(reg, SUMMARIES)?;
+    let mut shards = shards::Shards::open(reg)?;
     let mut recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
     let mut batch = store.batch().named("site");
-    for name in changed {
-        let lower = name.to_ascii_lowercase();
-        recent.retain(|r| !r.name.eq_ignore_ascii_case(name));
-        let bytes = store
-            .read(Area::Public, &crate::registry::keys::index(name))?
-            .unwrap_or_default();
-        let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
-        let entries = views::entries(&file);
-        let meta = meta_store::load(store, name)?;
-        match views::crate_page(&site, &entries, &meta) {
-            Some(page) => {
-                batch.put(
-                    Area::Public,
-                    &page_key(&page.name),
-                    templates.crate_page(&page)?.as_bytes(),
-                )?;
-                summaries.extend(views::summary(&entries, &meta).map(|s| (lower, s)));
-                recent.extend(views::releases(&entries, &meta));
-            }
-            None => {
-                store.remove(Area::Public, &page_key(name))?;
-                summaries.remove(&lower);
-            }
+    let pages: Vec<Rendered> = changed
+        .par_iter()
+        .map(|name| -> Result<_> {
+            let bytes = store
+                .read(Area::Public, &crate::registry::keys::index(name))?
+                .unwrap_or_default();
+            let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
+            let entries = views::entries(&file);
+            let meta = meta_store::load(store, name)?;
+            let page = match views::crate_page(&site, &entries, &meta) {
+                Some(page) => Some((
+                    page_key(&page.name),
+                    templates.crate_page(&page)?.into_bytes(),
+                )),
+                None => None,
+            };
+            let summary = views::summary(&entries, &meta);
+            Ok((
+                name.clone(),
+                page,
+                summary,
+                views::releases(&entries, &meta),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    for (name, page, summary, releases) in pages {
+        recent.retain(|r| !r.name.eq_ignore_ascii_case(&name));
+        recent.extend(releases);
+        match page {
+            Some((key, html)) => batch.put(Area::Public, &key, &html)?,
+            None => store.remove(Area::Public, &page_key(&name))?,
         }
+        shards.set(reg, &name.to_ascii_lowercase(), summary)?;
     }
     sort_recent(&mut recent);
     recent.truncate(RECENT);
-    let list: Vec<CrateSummary> = summaries.values().cloned().collect();
-    write_shared(reg, &templates, &site, list, recent.clone(), &mut batch)?;
-    batch.put(Area::State, SUMMARIES, &serde_json::to_vec(&summaries)?)?;
+    write_shared(
+        reg,
+        &templates,
+        &site,
+        &mut shards,
+        recent.clone(),
+        &mut batch,
+    )?;
     batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
     batch.commit()
 }
+
+/// One changed crate: its name, its page (key and HTML; `None` when it has no versions left),
+/// its summary and its releases.
+type Rendered = (
+    String,
+    Option<(String, Vec<u8>)>,
+    Option<CrateSummary>,
+    Vec<Release>,
+);
 
 /// Newest first. Releases of the same second (one `ktra add` of many files, an import, a
 /// mirror sync) by name ignoring case, as in the list of crates, then newest version first: a
@@ -145,30 +168,43 @@ fn sort_recent(recent: &mut [Release]) {
     });
 }
 
-/// The pages every change touches: home, search index, feed; the assets and 404 page when
-/// missing.
+/// Up to this many crates, the home page lists them all; beyond, the list pages by first
+/// letter do, and a change never rewrites a list of every crate.
+const HOME_LIST: usize = 300;
+
+/// The pages every change touches: the changed letters' lists, home, search index, feed; the
+/// assets and 404 page when missing.
 fn write_shared(
     reg: &Registry,
     templates: &Templates,
     site: &SiteInfo,
-    crates: Vec<CrateSummary>,
+    shards: &mut shards::Shards,
     recent: Vec<Release>,
     batch: &mut Batch<'_>,
 ) -> Result<()> {
+    shards.write(reg, templates, site, batch)?;
     batch.put(
         Area::Public,
         "search-index.json",
-        &crate::site::search_index(&crates),
+        &shards.search_index(reg)?,
     )?;
     batch.put(
         Area::Public,
         "feed.xml",
         templates.feed(site, &recent)?.as_bytes(),
     )?;
+    let total = shards.total();
+    let crates = if total <= HOME_LIST {
+        shards.all(reg)?
+    } else {
+        Vec::new()
+    };
     let home = HomePage {
         site: site.clone(),
         recent,
         crates,
+        total,
+        letters: shards.letters(),
     };
     batch.put(
         Area::Public,
@@ -188,7 +224,10 @@ fn write_shared(
     Ok(())
 }
 
-fn read_json<T: serde::de::DeserializeOwned + Default>(reg: &Registry, key: &str) -> Result<T> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned + Default>(
+    reg: &Registry,
+    key: &str,
+) -> Result<T> {
     match reg.store.read(Area::State, key)? {
         // A damaged cache is rebuilt from nothing rather than stopping the change.
         Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),

@@ -117,6 +117,8 @@ pub fn home(crates: Vec<CrateSummary>, recent: Vec<Release>) -> HomePage {
     HomePage {
         site: site(),
         recent,
+        total: crates.len(),
+        letters: Vec::new(),
         crates,
     }
 }

@@ -196,8 +196,44 @@ fn empty_fields_render() {
         site: page.site.clone(),
         recent: vec![],
         crates: vec![],
+        total: 0,
+        letters: vec![],
     })
     .unwrap();
     t.not_found(&page.site).unwrap();
     t.feed(&page.site, &[]).unwrap();
+}
+
+#[test]
+fn list_pages_link_crates_and_letters_and_the_home_page_links_letters() {
+    use crate::site::view::{LetterLink, ListPage};
+    let t = templates();
+    let letters = vec![
+        LetterLink {
+            letter: "a".into(),
+            count: 1,
+        },
+        LetterLink {
+            letter: "b".into(),
+            count: 2,
+        },
+    ];
+    let page = ListPage {
+        site: site(),
+        letter: "b".into(),
+        letters: letters.clone(),
+        crates: vec![summary("b<x>", "1.0.0", "", &[])],
+    };
+    let html = t.list(&page).unwrap();
+    assert!(
+        html.contains("href=\"../c/b&lt;x&gt;.html\"") || html.contains("../c/b&lt;x&gt;.html"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"a.html\""), "{html}");
+    let mut h = home(vec![], vec![]);
+    h.total = 3;
+    h.letters = letters;
+    let html = t.home(&h).unwrap();
+    assert!(html.contains("href=\"all/b.html\""), "{html}");
+    assert!(html.contains("3 crates"), "{html}");
 }
