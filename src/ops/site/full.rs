@@ -19,7 +19,8 @@ pub struct SiteReport {
 struct Built {
     lower: String,
     page_key: String,
-    html: Vec<u8>,
+        /// The page, already in a temporary file: 20,000 pages are not held in memory.
+    html: tempfile::TempPath,
     summary: Option<CrateSummary>,
     releases: Vec<Release>,
     meta_bytes: Option<Vec<u8>>,
@@ -55,7 +56,10 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
             let Some(page) = views::crate_page(&site, &entries, &meta) else {
                 return Ok(None);
             };
-            let html = templates.crate_page(&page)?.into_bytes();
+                        let mut tmp = store.temp_file()?;
+            std::io::Write::write_all(&mut tmp, templates.crate_page(&page)?.as_bytes())
+                .context("failed to write a temporary file")?;
+            let html = tmp.into_temp_path();
             Ok(Some(Built {
                 lower: name.to_ascii_lowercase(),
                 page_key: page_key(&name),
@@ -74,7 +78,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
     let mut recent = Vec::new();
     let mut pages = HashSet::new();
     for b in built {
-        batch.put(Area::Public, &b.page_key, &b.html)?;
+                batch.put_file(Area::Public, &b.page_key, b.html);
         if let Some(meta) = &b.meta_bytes {
             batch.put(Area::State, &meta_store::key(&b.lower), meta)?;
         }
