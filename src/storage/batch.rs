@@ -15,6 +15,7 @@ pub struct Batch<'a> {
     store: &'a Store,
     staged: Vec<(Area, String, TempPath)>,
     name: &'static str,
+    sync: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -23,12 +24,21 @@ impl<'a> Batch<'a> {
             store,
             staged: Vec::new(),
             name: "batch",
+            sync: true,
         }
     }
 
     /// Names the batch for crash points (`NAME-synced`, `NAME-partial`).
     pub fn named(mut self, name: &'static str) -> Self {
         self.name = name;
+        self
+    }
+
+    /// Skips the sync before the renames: for derived files (the site) that any later change
+    /// or `ktra site` rewrites, where a crash may leave a stale or empty page but nothing cargo
+    /// reads.
+    pub fn unsynced(mut self) -> Self {
+        self.sync = false;
         self
     }
 
@@ -57,7 +67,9 @@ impl<'a> Batch<'a> {
         if self.staged.is_empty() {
             return Ok(());
         }
-        self.store.sync()?;
+        if self.sync {
+            self.store.sync()?;
+        }
         super::crash::point(&format!("{}-synced", self.name));
         let mut made: HashSet<PathBuf> = HashSet::new();
         for (area, key, tmp) in self.staged {

@@ -19,7 +19,7 @@ pub struct SiteReport {
 struct Built {
     lower: String,
     page_key: String,
-        /// The page, already in a temporary file: 20,000 pages are not held in memory.
+    /// The page, already in a temporary file: 20,000 pages are not held in memory.
     html: tempfile::TempPath,
     summary: Option<CrateSummary>,
     releases: Vec<Release>,
@@ -56,7 +56,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
             let Some(page) = views::crate_page(&site, &entries, &meta) else {
                 return Ok(None);
             };
-                        let mut tmp = store.temp_file()?;
+            let mut tmp = store.temp_file()?;
             std::io::Write::write_all(&mut tmp, templates.crate_page(&page)?.as_bytes())
                 .context("failed to write a temporary file")?;
             let html = tmp.into_temp_path();
@@ -73,12 +73,12 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         .into_iter()
         .flatten()
         .collect();
-    let mut batch = store.batch().named("site");
+    let mut batch = store.batch().named("site").unsynced();
     let mut summaries = BTreeMap::new();
     let mut recent = Vec::new();
     let mut pages = HashSet::new();
     for b in built {
-                batch.put_file(Area::Public, &b.page_key, b.html);
+        batch.put_file(Area::Public, &b.page_key, b.html);
         if let Some(meta) = &b.meta_bytes {
             batch.put(Area::State, &meta_store::key(&b.lower), meta)?;
         }

@@ -91,7 +91,7 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
     let site = site_info(reg);
     let mut shards = shards::Shards::open(reg)?;
     let mut recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
-    let mut batch = store.batch().named("site");
+    let mut batch = store.batch().named("site").unsynced();
     let pages: Vec<Rendered> = changed
         .par_iter()
         .map(|name| -> Result<_> {
