@@ -1059,3 +1059,34 @@ fn registry_templates_override_the_built_in_ones() {
     assert!(out.stderr.contains("warning"), "{}", out.describe());
     assert!(reg.index_line("th/em/themed").contains("\"1.1.0\""));
 }
+
+/// The site's state is written without a sync; damaged by a crash, it is rebuilt by the next
+/// change, which then writes what `ktra site` writes.
+#[test]
+fn a_damaged_site_state_is_rebuilt_by_the_next_change() {
+    let reg = Reg::new(false);
+    for (name, vers) in [("alpha", "1.0.0"), ("beta", "1.0.0"), ("alpha", "1.1.0")] {
+        let f = simple_crate(&reg, name, vers, "description = \"d\"\n", "");
+        reg.ktra(&["add", &f]).success();
+    }
+    for key in [
+        "state/site/letters.json",
+        "state/site/summaries/a.json",
+        "state/site/recent.json",
+    ] {
+        fs::write(reg.root.join(key), b"\0garbage").unwrap();
+    }
+    reg.ktra(&["yank", "alpha@1.1.0"]).success();
+    let after_change = site_files(&reg.root);
+    let home = String::from_utf8_lossy(&after_change["index.html"]).into_owned();
+    assert!(
+        home.contains("c/alpha.html") && home.contains("c/beta.html"),
+        "{home}"
+    );
+    reg.ktra(&["site"]).success();
+    assert_same_site(
+        &after_change,
+        &site_files(&reg.root),
+        "the repaired site differs from `ktra site`",
+    );
+}

@@ -78,7 +78,11 @@ pub fn rebuild_after_change(reg: &Registry, printer: crate::printer::Printer) {
 /// Rewrites the pages of the crates named (a page disappears with its last version), the
 /// home page, the search index and the feed.
 pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
-    update_inner(reg, changed).context("failed to update the site (run `ktra site` to rebuild it)")
+    // The site's own state is written without a sync: after a crash it may be damaged, and
+    // then the whole site is rebuilt from the index and the metadata store.
+    update_inner(reg, changed)
+        .or_else(|_| build_all(reg).map(drop))
+        .context("failed to update the site (run `ktra site` to rebuild it)")
 }
 
 fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
@@ -229,8 +233,13 @@ pub(super) fn read_json<T: serde::de::DeserializeOwned + Default>(
     key: &str,
 ) -> Result<T> {
     match reg.store.read(Area::State, key)? {
-        // A damaged cache is rebuilt from nothing rather than stopping the change.
-        Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+        // A damaged file (a crash: the site's state is not synced) makes `update` rebuild all.
+        Some(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "`{}` is damaged",
+                reg.store.path(Area::State, key).display()
+            )
+        }),
         None => Ok(T::default()),
     }
 }
