@@ -110,8 +110,7 @@ class Bench:
         return [self.ktra, "-r", reg, *args]
 
     def init(self, reg, url="http://127.0.0.1:8000/", name="bench", extra=()):
-        rmtree(reg)
-        run([self.ktra, "-q", "init", reg, "--url", url, "--name", name, *extra])
+        init_registry(self.ktra, reg, url, name, extra)
 
     # 1 and 2 ------------------------------------------------------------------------------
     def floor_and_bulk_add(self):
@@ -166,82 +165,9 @@ class Bench:
     # 3. ---------------------------------------------------------------------------------
     def synth_registry(self):
         """The cached 100,000-version registry: built once, verified on every run."""
-        reg = os.path.join(self.dir, "synth-100k")
-        marker = os.path.join(self.dir, "synth-100k.json")
-        versions = SYNTH_CRATES * len(synth.VERSIONS)
-        info = None
-        if os.path.exists(marker) and os.path.isdir(reg) and not self.rebuild:
-            info = json.load(open(marker))
-            if info.get("crates") != SYNTH_CRATES or info.get("versions") != versions:
-                info = None
-            else:
-                log(f"checking the cached {versions}-version registry with ktra verify")
-                t0 = time.perf_counter()
-                r = subprocess.run(self.ktra_cmd(reg, "verify"), capture_output=True)
-                info["verify_s_this_run"] = time.perf_counter() - t0
-                if r.returncode != 0:
-                    log("cached registry does not verify with this ktra; rebuilding it")
-                    info = None
-        if info is None:
-            info = self.build_synth(reg, marker, versions)
+        reg, info = ensure_synth_registry(self.ktra, self.dir, self.rebuild)
         self.results["synth_registry"] = info
         return reg
-
-    def build_synth(self, reg, marker, versions):
-        rmtree(reg)
-        if os.path.exists(marker):
-            os.remove(marker)
-        src = os.path.join(self.dir, "synth-src")
-        rmtree(src)
-        log(f"building the synthetic registry: generating {versions} .crate files (cached afterwards)")
-        t0 = time.perf_counter()
-        synth.write_registry_set(src, SYNTH_CRATES, SYNTH_INDEX, seed=1)
-        gen_s = time.perf_counter() - t0
-        log(f"  generated in {gen_s:.1f} s; adding them with one ktra add")
-        self.init(reg, url=SYNTH_URL, name="synth")
-        os.sync()
-        chunked = None
-        try:
-            add_s, add_rss = timed_rss(self.ktra_cmd(reg, "-q", "add", src))
-        except CommandFailed as e:
-            # Seen: ktra keeps a file open per crate, so one call with more crates than the
-            # open-file limit fails. Record it and build the registry in smaller calls instead.
-            first = e.output.strip().splitlines()[:2]
-            log("  one bulk add failed: " + " / ".join(first)[:300])
-            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            size = max(100, soft * 3 // 4)  # few calls: each call leaves one git pack
-            chunked = {"error": " / ".join(first)[:1000], "chunk_files": size, "open_file_limit": soft}
-            log(f"  adding them in calls of {size} files instead")
-            self.init(reg, url=SYNTH_URL, name="synth")
-            files = sorted(os.listdir(src))
-            add_s, add_rss, calls = 0.0, 0, 0
-            for i in range(0, len(files), size):
-                part = os.path.join(self.dir, "synth-part")
-                rmtree(part)
-                os.makedirs(part)
-                for f in files[i : i + size]:
-                    os.rename(os.path.join(src, f), os.path.join(part, f))
-                t, kib = timed_rss(self.ktra_cmd(reg, "-q", "add", part))
-                add_s, add_rss, calls = add_s + t, max(add_rss, kib), calls + 1
-                rmtree(part)
-            chunked["calls"] = calls
-        log(f"  added in {add_s:.1f} s (peak RSS {add_rss / 1024:.0f} MiB); verifying")
-        verify_s = timed(self.ktra_cmd(reg, "verify"))
-        rmtree(src)
-        info = {
-            "crates": SYNTH_CRATES,
-            "versions": versions,
-            "built": datetime.datetime.now().isoformat(timespec="seconds"),
-            "built_with": git_rev(),
-            "generate_s": gen_s,
-            "bulk_add_s": add_s,
-            "bulk_add_peak_rss_kib": add_rss,
-            "verify_s": verify_s,
-            "one_call_failed": chunked,
-        }
-        with open(marker, "w") as f:
-            json.dump(info, f, indent=2)
-        return info
 
     def single_add(self):
         big_cached = self.synth_registry()
@@ -372,6 +298,92 @@ class Bench:
             "missing_in_ktra": missing,
             "first_difference": first_diff,
         }
+
+
+def init_registry(ktra, reg, url="http://127.0.0.1:8000/", name="bench", extra=()):
+    rmtree(reg)
+    run([ktra, "-q", "init", reg, "--url", url, "--name", name, *extra])
+
+
+def ensure_synth_registry(ktra, bench_dir, rebuild=False):
+    """The cached 100,000-version registry BENCH_DIR/synth-100k: built once (see build_synth),
+    checked with `ktra verify` on every later use. Returns (folder, info)."""
+    reg = os.path.join(bench_dir, "synth-100k")
+    marker = os.path.join(bench_dir, "synth-100k.json")
+    versions = SYNTH_CRATES * len(synth.VERSIONS)
+    info = None
+    if os.path.exists(marker) and os.path.isdir(reg) and not rebuild:
+        info = json.load(open(marker))
+        if info.get("crates") != SYNTH_CRATES or info.get("versions") != versions:
+            info = None
+        else:
+            log(f"checking the cached {versions}-version registry with ktra verify")
+            t0 = time.perf_counter()
+            r = subprocess.run([ktra, "-r", reg, "verify"], capture_output=True)
+            info["verify_s_this_run"] = time.perf_counter() - t0
+            if r.returncode != 0:
+                log("cached registry does not verify with this ktra; rebuilding it")
+                info = None
+    if info is None:
+        info = build_synth(ktra, bench_dir, reg, marker, versions)
+    return reg, info
+
+
+def build_synth(ktra, bench_dir, reg, marker, versions):
+    rmtree(reg)
+    if os.path.exists(marker):
+        os.remove(marker)
+    src = os.path.join(bench_dir, "synth-src")
+    rmtree(src)
+    log(f"building the synthetic registry: generating {versions} .crate files (cached afterwards)")
+    t0 = time.perf_counter()
+    synth.write_registry_set(src, SYNTH_CRATES, SYNTH_INDEX, seed=1)
+    gen_s = time.perf_counter() - t0
+    log(f"  generated in {gen_s:.1f} s; adding them with one ktra add")
+    init_registry(ktra, reg, url=SYNTH_URL, name="synth")
+    os.sync()
+    chunked = None
+    try:
+        add_s, add_rss = timed_rss([ktra, "-r", reg, "-q", "add", src])
+    except CommandFailed as e:
+        # Seen: ktra keeps a file open per crate, so one call with more crates than the
+        # open-file limit fails. Record it and build the registry in smaller calls instead.
+        first = e.output.strip().splitlines()[:2]
+        log("  one bulk add failed: " + " / ".join(first)[:300])
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        size = max(100, soft * 3 // 4)  # few calls: each call leaves one git pack
+        chunked = {"error": " / ".join(first)[:1000], "chunk_files": size, "open_file_limit": soft}
+        log(f"  adding them in calls of {size} files instead")
+        init_registry(ktra, reg, url=SYNTH_URL, name="synth")
+        files = sorted(os.listdir(src))
+        add_s, add_rss, calls = 0.0, 0, 0
+        for i in range(0, len(files), size):
+            part = os.path.join(bench_dir, "synth-part")
+            rmtree(part)
+            os.makedirs(part)
+            for f in files[i : i + size]:
+                os.rename(os.path.join(src, f), os.path.join(part, f))
+            t, kib = timed_rss([ktra, "-r", reg, "-q", "add", part])
+            add_s, add_rss, calls = add_s + t, max(add_rss, kib), calls + 1
+            rmtree(part)
+        chunked["calls"] = calls
+    log(f"  added in {add_s:.1f} s (peak RSS {add_rss / 1024:.0f} MiB); verifying")
+    verify_s = timed([ktra, "-r", reg, "verify"])
+    rmtree(src)
+    info = {
+        "crates": SYNTH_CRATES,
+        "versions": versions,
+        "built": datetime.datetime.now().isoformat(timespec="seconds"),
+        "built_with": git_rev(),
+        "generate_s": gen_s,
+        "bulk_add_s": add_s,
+        "bulk_add_peak_rss_kib": add_rss,
+        "verify_s": verify_s,
+        "one_call_failed": chunked,
+    }
+    with open(marker, "w") as f:
+        json.dump(info, f, indent=2)
+    return info
 
 
 def index_path(name):
