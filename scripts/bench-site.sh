@@ -15,8 +15,8 @@
 # manifests, built the same way if missing) and a realistic one (descriptions, keywords, READMEs;
 # scripts/bench/synth_rich.py), built once and cached in BENCH_DIR. Prints a markdown table and
 # writes BENCH_DIR/site-results.json. About 8 minutes with both registries and the baseline
-# cached (3 of them waiting for the filesystem, see SITE_QUIET_S); the first run adds about 2
-# minutes for the realistic registry and one release build of the baseline.
+# cached; the first run adds about 2 minutes for the realistic registry and one release build
+# of the baseline.
 #
 #   scripts/bench-site.sh
 #
@@ -29,12 +29,10 @@
 #                        commit before the site work); built once into BENCH_DIR/ktra-REV from
 #                        `git archive` (same CARGO_TARGET_DIR); "none" to skip the comparison
 #   SITE_BASELINE_BIN    a ready baseline binary instead of SITE_BASELINE_REV
-#   SITE_RUNS            back-to-back `ktra site` runs after each quiet one (default 2);
-#                        SITE_BACKFILL_RUNS back-fill builds (default 1)
-#   SITE_QUIET_S         seconds without bulk file deletion before a "quiet" full build (default
-#                        62: this machine's ext4 has no journal, and ext4 then avoids reusing an
-#                        inode freed in the last 60 s, which makes file creation slow after
-#                        mass deletion; see SiteBench.quiet in scripts/bench/site_run.py)
+#   SITE_RUNS            back-to-back `ktra site` runs after each clean one (default 2). Without a
+#                        journal (as on this machine) ext4 avoids reusing inodes freed in the last
+#                        minutes, so file creation is slow after mass deletion: the script deletes
+#                        nothing in bulk until the end; see SiteBench.discard in site_run.py
 #   SITE_SINGLE_RUNS     single-add rounds (default 30); SITE_DETAIL_RUNS phase traces (default 5)
 #   BENCH_RUNS           bulk add runs (default 5)
 #   BENCH_REBUILD=1      rebuild the cached bare registry; SITE_REBUILD_RICH=1 the realistic one
@@ -93,8 +91,7 @@ ktra=$BENCH_DIR/ktra-site-bench
 cp "$built" "$ktra.partial" && mv "$ktra.partial" "$ktra"
 
 args=(--ktra "$ktra" --bench-dir "$BENCH_DIR" --corpus "${CORPUS:-$BENCH_DIR/corpus}"
-  --runs "${BENCH_RUNS:-5}" --site-runs "${SITE_RUNS:-2}" --backfill-runs "${SITE_BACKFILL_RUNS:-1}"
-  --quiet-s "${SITE_QUIET_S:-62}"
+  --runs "${BENCH_RUNS:-5}" --site-runs "${SITE_RUNS:-2}" 
   --single-runs "${SITE_SINGLE_RUNS:-30}" --detail-runs "${SITE_DETAIL_RUNS:-5}")
 [[ -n $baseline ]] && args+=(--baseline "$baseline" --baseline-label "$label")
 [[ ${BENCH_REBUILD:-0} == 1 ]] && args+=(--rebuild)

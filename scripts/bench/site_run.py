@@ -57,6 +57,9 @@ TARGET_SITE_ADD_S = 0.005
 TARGET_PAGE_BYTES = 50 * KiB
 TARGET_SEARCH_BYTES = 100
 
+# How long ext4 without a journal avoids reusing a freed inode, at most (see SiteBench.discard).
+RECENT_INODE_S = 370
+
 SITE_FILES = ["index.html", "feed.xml", "search-index.json", "404.html"]
 SITE_DIRS = ["c", "static"]
 
@@ -243,13 +246,13 @@ def ensure_rich_registry(ktra, bench_dir, rebuild):
     return reg, info
 
 
-def strip_site(reg):
+def strip_site(reg, discard):
     """Makes reg look like a registry from before the site: no pages, no site state, no
-    metadata store."""
+    metadata store. Folders go to `discard`."""
     for d in ("meta", "site"):
-        R.rmtree(os.path.join(reg, "state", d))
+        discard(os.path.join(reg, "state", d))
     for d in SITE_DIRS:
-        R.rmtree(os.path.join(reg, "public", d))
+        discard(os.path.join(reg, "public", d))
     for f in SITE_FILES:
         p = os.path.join(reg, "public", f)
         if os.path.exists(p):
@@ -308,9 +311,18 @@ class SiteBench:
         self.results = {"targets": {
             "full_build_s": TARGET_FULL_S, "site_part_of_one_add_s": TARGET_SITE_ADD_S,
             "page_bytes": TARGET_PAGE_BYTES, "search_index_bytes_per_crate": TARGET_SEARCH_BYTES}}
-        R.rmtree(self.work)
+        self.trash = os.path.join(self.dir, "site-trash")
+        # The previous run emptied its trash at its end: let ext4 forget those inodes first.
+        emptied = self.trash + ".emptied"
+        if os.path.exists(emptied):
+            wait = os.path.getmtime(emptied) + RECENT_INODE_S - time.time()
+            if wait > 0:
+                log(f"waiting {wait:.0f} s: the previous run deleted its registry copies at its end "
+                    "(see discard())")
+                time.sleep(wait)
+        if os.path.lexists(self.work):
+            self.discard(self.work)  # deleted at the end, see discard()
         os.makedirs(self.work)
-        self.mass_deleted()
 
     # registries
     def prepare(self):
@@ -320,93 +332,78 @@ class SiteBench:
         self.results["rich_registry"] = rich_info
         self.bare = os.path.join(self.work, "bare")
         self.rich = os.path.join(self.work, "rich")
+        self.rich2 = os.path.join(self.work, "rich-backfill")
         copies = {}
         for src, dst in ((bare_cached, self.bare), (rich_cached, self.rich)):
             log(f"copying {src} (cp -a) so the measurements change only the copy")
             t0 = time.perf_counter()
             R.run(["cp", "-a", src, dst])
             copies[os.path.basename(dst)] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        R.run(["cp", "-a", rich_cached, self.rich2])
+        copies["rich2"] = time.perf_counter() - t0
         self.results["copy_s"] = copies
-        self.mass_deleted()  # inodes freed by earlier runs may still be "recent" for the copies
 
     # 1. full builds
     def site(self, reg):
         os.sync()
         return R.timed_rss([self.ktra, "-q", "-r", reg, "site"])
 
-    def mass_deleted(self):
-        self.last_delete = time.monotonic()
-
-    def quiet(self):
-        """Waits until QUIET_S seconds have passed since files were last deleted in bulk.
+    def discard(self, path):
+        """Moves path to the trash, emptied at the very end: no bulk deletion during the
+        measurements.
 
         This machine's ext4 has no journal, and without one ext4 does not reuse an inode freed
-        less than 60 s ago (recently_deleted() in fs/ext4/ialloc.c): every file created soon
-        after many deletions scans past the freed inodes, and creating 20,000 files after
-        deleting 20,000 costs seconds of kernel time (perf: __ext4_new_inode ->
-        find_inode_bit -> recently_deleted). A `ktra site` run replaces every page (each
-        rename frees the old page's inode), so a second run right after the first pays that;
-        so does a build right after this script removed or copied a registry. Runs after such
-        a pause ("quiet") are what a registry sees when `ktra site` is run now and then; runs
-        right after the previous one ("back to back") are reported apart."""
-        wait = self.last_delete + self.a.quiet_s - time.monotonic()
-        if wait > 0:
-            log(f"  waiting {wait:.0f} s (no bulk deletion in the last {self.a.quiet_s:.0f} s, see quiet())")
-            time.sleep(wait)
+        less than 60 s ago (360 s while its inode table block is dirty): recently_deleted() in
+        fs/ext4/ialloc.c. Every file created soon after many deletions scans past the freed
+        inodes; creating 20,000 files after deleting 20,000 costs seconds of kernel time (perf:
+        __ext4_new_inode -> find_inode_bit -> recently_deleted). So the script never deletes in
+        bulk before a measurement. ktra itself does: a `ktra site` run replaces every page, each
+        rename freeing the old page's inode, so a build right after another one pays that cost.
+        Builds with no bulk deletion in the minutes before ("clean") and builds right after the
+        previous one ("back to back") are reported apart."""
+        os.makedirs(self.trash, exist_ok=True)
+        if os.path.lexists(path):
+            os.rename(path, os.path.join(self.trash, f"{len(os.listdir(self.trash))}-{os.path.basename(path)}"))
 
     def full_builds(self):
         n = self.a.site_runs
         out = {}
-        # bare: the cached registry was made before the site: its first build back-fills.
-        first = []
-        for i in range(self.a.backfill_runs):
-            if i:
-                strip_site(self.bare)
-                self.mass_deleted()
-            self.quiet()
-            log("ktra site, bare registry: first build (back-fills metadata from 20,000 .crate files)")
-            first.append(self.site(self.bare))  # creates pages and metadata, replaces nothing
-        self.quiet()
-        log("ktra site, bare registry: build with metadata stored (quiet)")
-        quiet = [self.site(self.bare)]
-        self.mass_deleted()
+        # bare: the cached registry was made before the site: its first build back-fills. It
+        # creates pages and metadata files and replaces nothing, so the next build is clean too.
+        log("ktra site, bare registry: first build (back-fills metadata from 20,000 .crate files)")
+        first = [self.site(self.bare)]
+        log("ktra site, bare registry: build with metadata stored (clean)")
+        clean = [self.site(self.bare)]
         log(f"ktra site, bare registry: {n} more builds back to back")
         b2b = [self.site(self.bare) for _ in range(n)]
-        self.mass_deleted()
-        out["bare"] = self.build_stats(first, quiet, b2b)
-        # rich: made by `ktra add` with the site: metadata of every version stored.
-        self.quiet()
-        log("ktra site, realistic registry: build with metadata stored by ktra add (quiet)")
-        quiet = [self.site(self.rich)]
-        self.mass_deleted()
+        out["bare"] = self.build_stats(first, clean, b2b)
+        # rich: made by `ktra add` with the site, metadata of every version stored.
+        log("ktra site, realistic registry: build with metadata stored by ktra add (clean)")
+        clean = [self.site(self.rich)]
         log(f"ktra site, realistic registry: {n} more builds back to back")
         b2b = [self.site(self.rich) for _ in range(n)]
         self.rich_sizes_as_added = site_sizes(self.rich)
-        first = []
-        for _ in range(self.a.backfill_runs):
-            strip_site(self.rich)
-            self.mass_deleted()
-            self.quiet()
-            log("ktra site, realistic registry with the site and metadata store removed: back-fill")
-            first.append(self.site(self.rich))
-        self.quiet()
-        log("ktra site, realistic registry after the back-fill (quiet)")
-        quiet.append(self.site(self.rich))
-        self.mass_deleted()
-        out["rich"] = self.build_stats(first, quiet, b2b)
+        # back-fill on the second copy, untouched so far: clean.
+        strip_site(self.rich2, self.discard)
+        log("ktra site, realistic registry without site and metadata store: back-fill (clean)")
+        first = [self.site(self.rich2)]
+        log("ktra site, the same after the back-fill (clean)")
+        clean.append(self.site(self.rich2))
+        out["rich"] = self.build_stats(first, clean, b2b)
         self.results["full_build"] = out
 
     @staticmethod
-    def build_stats(first, quiet, b2b):
+    def build_stats(first, clean, b2b):
         return {
             "first_backfill_s": median([t for t, _ in first]),
             "first_backfill_peak_rss_kib": max(k for _, k in first),
-            "stored_median_s": median([t for t, _ in quiet]),
-            "stored_max_s": max(t for t, _ in quiet),
-            "stored_peak_rss_kib": max(k for _, k in quiet + b2b),
+            "stored_median_s": median([t for t, _ in clean]),
+            "stored_max_s": max(t for t, _ in clean),
+            "stored_peak_rss_kib": max(k for _, k in clean + b2b),
             "back_to_back_median_s": median([t for t, _ in b2b]) if b2b else None,
             "first_samples": first,
-            "stored_quiet_samples": quiet,
+            "stored_clean_samples": clean,
             "back_to_back_samples": b2b,
         }
 
@@ -563,12 +560,10 @@ class SiteBench:
                 samples.append(t)
                 if ktra == self.ktra:
                     cur_rss.append(kib)
-        real = None
-        if cur:
-            real = site_sizes(reg)
-            pages = real.pop("_pages")
-            real["largest_pages"] = sorted(pages.items(), key=lambda kv: -kv[1])[:5]
+                    real = site_sizes(reg)  # the site of real crates, from this ktra's registry
         R.rmtree(reg)
+        pages = real.pop("_pages")
+        real["largest_pages"] = sorted(pages.items(), key=lambda kv: -kv[1])[:5]
         out = {
             "real_crates_site": real,
             "files": len(crate_files),
@@ -617,10 +612,9 @@ def table(r, meta):
                "synthetic registry (5 versions a crate, manifests with name and version only); **realistic** = "
                f"synth_rich.py (1–60 versions a crate, descriptions, keywords, links, 75% with a README of "
                f"~3 KB median), {rich_i['crate_files_bytes'] / MiB:.0f} MiB of .crate files")
-    out.append(f"- Wall time with process start, `sync` before each run, page cache warm. Full builds: 'quiet' runs "
-               f"start ≥ {meta['quiet_s']:.0f} s after the last bulk file deletion, 'back to back' ({meta['site_runs']} runs) "
-               f"right after the previous build (see Notes); back-fill: {meta['backfill_runs']} run(s); single add: "
-               f"median of {meta['single_runs']} interleaved runs")
+    out.append(f"- Wall time with process start, `sync` before each run, page cache warm. Full builds: 'clean' runs "
+               f"have no bulk file deletion in the minutes before, 'back to back' ({meta['site_runs']} runs) come "
+               f"right after the previous build (see Notes); single add: median of {meta['single_runs']} interleaved runs")
     out.append("")
     out.append("| # | Measure | Result | Target | |")
     out.append("|---|---|---|---|---|")
@@ -635,7 +629,7 @@ def table(r, meta):
                f"{ms(c['first_backfill_s'])}, peak RSS {mib(c['first_backfill_peak_rss_kib'])} | ≤ 10 s | "
                f"{ok(c['first_backfill_s'] <= TARGET_FULL_S)} |")
     out.append(f"| 1 | `ktra site`, realistic, metadata stored | {ms(c['stored_median_s'])} (of "
-               f"{', '.join(ms(t) for t, _ in c['stored_quiet_samples'])}); back to back "
+               f"{', '.join(ms(t) for t, _ in c['stored_clean_samples'])}); back to back "
                f"{ms(c['back_to_back_median_s'])}; peak RSS {mib(c['stored_peak_rss_kib'])} | ≤ 10 s | "
                f"{ok(c['stored_median_s'] <= TARGET_FULL_S)} |")
     for k, label in (("small", "registry holding only its dependency"), ("bare", "bare 20k"), ("rich", "realistic 20k")):
@@ -701,10 +695,11 @@ def table(r, meta):
             phases = "; ".join(f"{lab}: {ms(t)}" for lab, t in sa[k]["phases_median_s"])
             out.append(f"- Phases of the site part, {k} registry (openat traced too, {meta['detail_runs']} runs, "
                        f"site part {ms(sa[k]['detail_site_median_s'])}): {phases}.")
-    out.append("- This machine's ext4 has no journal; without one, ext4 skips inodes freed less than 60 s ago "
-               "when it allocates a new one (`recently_deleted()`), so creating many files soon after deleting "
-               "many is slow (a `ktra site` run frees the inode of every page it replaces). Hence the quiet and "
-               "back-to-back rows.")
+    out.append("- This machine's ext4 has no journal; without one, ext4 skips inodes freed less than 60 s "
+               "(360 s while dirty) ago when it allocates a new one (`recently_deleted()`), so creating many "
+               "files soon after deleting many is slow. A `ktra site` run frees the inode of every page it "
+               "replaces: hence the clean and back-to-back rows. The script itself deletes nothing in bulk "
+               "until the end.")
     return "\n".join(out)
 
 
@@ -717,8 +712,6 @@ def main():
     ap.add_argument("--corpus")
     ap.add_argument("--runs", type=int, default=5, help="bulk add runs")
     ap.add_argument("--site-runs", type=int, default=2, help="back-to-back `ktra site` runs")
-    ap.add_argument("--backfill-runs", type=int, default=1)
-    ap.add_argument("--quiet-s", type=float, default=62.0, help="see SiteBench.quiet")
     ap.add_argument("--single-runs", type=int, default=30)
     ap.add_argument("--detail-runs", type=int, default=5)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached bare registry")
@@ -730,13 +723,18 @@ def main():
 
     start = time.perf_counter()
     b = SiteBench(a)
-    b.prepare()
-    b.full_builds()
-    b.sizes()
-    b.single_add()
-    b.bulk_add()
+    path = os.path.join(b.dir, "site-results.json")
+    for step in (b.prepare, b.full_builds, b.sizes, b.single_add, b.bulk_add):
+        step()
+        with open(path + ".partial", "w") as f:  # what was measured so far, should a step fail
+            json.dump(b.results, f, indent=2, ensure_ascii=False)
+    os.remove(path + ".partial")
     if not a.keep:
-        R.rmtree(b.work)
+        b.discard(b.work)
+    log("emptying the trash")
+    R.rmtree(b.trash)
+    with open(b.trash + ".emptied", "w"):
+        pass
     meta = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M %Z").strip(),
         "machine": R.machine(),
@@ -745,8 +743,6 @@ def main():
         "baseline": f"{a.baseline_label or 'pre-site ktra'} ({a.baseline})" if a.baseline else None,
         "baseline_label": a.baseline_label or "pre-site ktra",
         "site_runs": a.site_runs,
-        "quiet_s": a.quiet_s,
-        "backfill_runs": a.backfill_runs,
         "single_runs": a.single_runs,
         "detail_runs": a.detail_runs,
         "runs": a.runs,
@@ -755,7 +751,6 @@ def main():
     b.results["meta"] = meta
     text = table(b.results, meta)
     b.results["table_markdown"] = text
-    path = os.path.join(b.dir, "site-results.json")
     with open(path, "w") as f:
         json.dump(b.results, f, indent=2, ensure_ascii=False)
     log(f"done in {meta['total_s']:.0f} s; results in {path}")
