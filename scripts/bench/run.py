@@ -358,6 +358,17 @@ class Bench:
         }
 
 
+def init_registry(ktra, reg, url="http://127.0.0.1:8000/", name="bench", extra=()):
+    """A fresh registry at `reg` (what was there is removed first)."""
+    rmtree(reg)
+    run([ktra, "-q", "init", reg, "--url", url, "--name", name, *extra])
+
+
+def ensure_synth_registry(ktra, bench_dir, rebuild=False):
+    """cached_synth_registry for callers that have a ktra binary and a folder, not a Bench."""
+    return cached_synth_registry(types.SimpleNamespace(ktra=ktra, dir=bench_dir), rebuild)
+
+
 def cached_synth_registry(bench, rebuild=False):
     """The synthetic registry of SYNTH_CRATES x len(synth.VERSIONS) versions cached in
     bench.dir/synth-100k (shared by every benchmark script): verified with `ktra verify` when

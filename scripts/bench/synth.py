@@ -44,14 +44,18 @@ def manifest(name, version, dep=None, index_url=None):
     return text
 
 
-def crate_bytes(name, version, dep=None, index_url=None, payload=None, level=6):
+def crate_bytes(name, version, dep=None, index_url=None, payload=None, level=6,
+                manifest_text=None, extra_files=()):
     """A valid .crate: Cargo.toml, src/lib.rs, and `data.bin` = payload when given (random
-    payload bytes keep the .crate about that large: gzip cannot shrink them)."""
+    payload bytes keep the .crate about that large: gzip cannot shrink them). `manifest_text`
+    replaces the generated Cargo.toml; `extra_files` are (path inside the crate, bytes)."""
     root = f"{name}-{version}"
+    text = manifest_text if manifest_text is not None else manifest(name, version, dep, index_url)
     files = [
-        (f"{root}/Cargo.toml", manifest(name, version, dep, index_url).encode()),
+        (f"{root}/Cargo.toml", text.encode()),
         (f"{root}/src/lib.rs", f"//! {name} {version}\npub fn f() -> u32 {{ 1 }}\n".encode()),
     ]
+    files += [(f"{root}/{path}", data) for path, data in extra_files]
     if payload:
         files.append((f"{root}/data.bin", payload))
     raw = io.BytesIO()
