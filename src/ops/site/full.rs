@@ -2,7 +2,7 @@
 //! parallel. Metadata missing from the store (crates added before the site existed) is read
 //! from each crate's newest `.crate` file and stored.
 
-use super::{RECENT, RECENT_KEY, meta_store, page_key, views};
+use super::{meta_store, page_key, views};
 use crate::registry::Registry;
 use crate::site::view::{CrateSummary, Release};
 use crate::storage::Area;
@@ -86,8 +86,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         summaries.extend(b.summary.map(|s| (b.lower, s)));
         recent.extend(b.releases);
     }
-    super::sort_recent(&mut recent);
-    recent.truncate(RECENT);
+
     let report = SiteReport {
         crates: summaries.len(),
         pages: pages.len() + 4,
@@ -122,15 +121,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
             store.remove(Area::State, &key)?;
         }
     }
-    super::write_shared(
-        reg,
-        &templates,
-        &site,
-        &mut shards,
-        recent.clone(),
-        &mut batch,
-    )?;
-    batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
+    super::write_shared(reg, &templates, &site, &mut shards, recent, &mut batch)?;
     batch.commit().context("failed to write the site")?;
     Ok(report)
 }

@@ -130,17 +130,7 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
         }
         shards.set(reg, &name.to_ascii_lowercase(), summary)?;
     }
-    sort_recent(&mut recent);
-    recent.truncate(RECENT);
-    write_shared(
-        reg,
-        &templates,
-        &site,
-        &mut shards,
-        recent.clone(),
-        &mut batch,
-    )?;
-    batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
+    write_shared(reg, &templates, &site, &mut shards, recent, &mut batch)?;
     batch.commit()
 }
 
@@ -183,9 +173,12 @@ fn write_shared(
     templates: &Templates,
     site: &SiteInfo,
     shards: &mut shards::Shards,
-    recent: Vec<Release>,
+    mut recent: Vec<Release>,
     batch: &mut Batch<'_>,
 ) -> Result<()> {
+    sort_recent(&mut recent);
+    recent.truncate(RECENT);
+    batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
     shards.write(reg, templates, site, batch)?;
     batch.put(
         Area::Public,
