@@ -61,7 +61,7 @@ TARGET_SEARCH_BYTES = 100
 RECENT_INODE_S = 370
 
 SITE_FILES = ["index.html", "feed.xml", "search-index.json", "404.html"]
-SITE_DIRS = ["c", "static"]
+SITE_DIRS = ["c", "static", "all", "search"]
 
 
 def log(msg):
@@ -170,21 +170,21 @@ class SitePhase:
         def first(pred):
             return next((e[2] for e in opens if pred(e[1])), None)
 
-        t_sum = first(lambda a: "state/site/summaries.json" in a)
-        t_rec = first(lambda a: "state/site/recent.json" in a)
-        temps = [e[2] for e in opens if "state/tmp/.tmp" in e[1]]
-        names = ["crate page", "search-index.json", "feed.xml", "index.html", "summaries.json", "recent.json"]
+        # Each gap is labelled by the file opened at its end: a state file read, or the n-th
+        # temporary file (an output, opened after it was rendered).
         marks = [("start of the site part", t0)]
-        if t_sum:
-            marks.append(("templates and site info, then open summaries.json", t_sum))
-        if t_rec:
-            marks.append(("read + parse summaries.json", t_rec))
-        for i, t in enumerate(temps):
-            what = names[i] if len(temps) == len(names) and i < len(names) else f"output {i + 1}"
-            label = "read index + meta, render " + what if i == 0 else f"write previous, render {what}"
+        n = 0
+        for _, args, t, _ in opens:
+            m = re.search(r'"([^"]*)"', args)
+            path = m.group(1) if m else "?"
+            if "state/tmp/.tmp" in path:
+                n += 1
+                label = f"render output {n}, open its temp file"
+            else:
+                label = "open " + re.sub(r"^.*?/(state|public)/", r"\1/", path)
             marks.append((label, t))
         if sync:
-            marks.append(("write recent.json, open the folder to sync", sync[2]))
+            marks.append(("write the last output, open the folder to sync", sync[2]))
             marks.append(("syncfs of the site batch", sync[2] + (sync[3] or 0.0)))
         marks.append(("renames into public/ and state/, exit", exit_))
         return [(label, t - marks[i - 1][1]) for i, (label, t) in enumerate(marks) if i > 0]
@@ -274,9 +274,20 @@ def site_sizes(reg):
     sizes = sorted(pages.values())
     biggest = max(pages, key=pages.get)
     crates = len(pages)
+    # The search index: the manifest and every part it names.
     search = os.path.getsize(os.path.join(pub, "search-index.json"))
     with open(os.path.join(pub, "search-index.json"), encoding="utf-8") as f:
-        entries = len(json.load(f)["c"])
+        manifest = json.load(f)
+    entries, part_sizes = 0, []
+    for part in manifest.get("parts", []):
+        path = os.path.join(pub, part.split("?")[0])
+        part_sizes.append(os.path.getsize(path))
+        with open(path, encoding="utf-8") as f:
+            entries += len(json.load(f)["c"])
+    if "c" in manifest:
+        entries = len(manifest["c"])
+    manifest_bytes = search
+    search += sum(part_sizes)
     return {
         "pages": crates,
         "page_median_bytes": median(sizes),
@@ -288,6 +299,10 @@ def site_sizes(reg):
         "search_index_bytes": search,
         "search_index_entries": entries,
         "search_bytes_per_crate": search / max(entries, 1),
+        "search_manifest_bytes": manifest_bytes,
+        "search_parts": len(part_sizes),
+        "search_part_max_bytes": max(part_sizes, default=0),
+        "list_pages": len(os.listdir(os.path.join(pub, "all"))) if os.path.isdir(os.path.join(pub, "all")) else 0,
         "home_bytes": os.path.getsize(os.path.join(pub, "index.html")),
         "feed_bytes": os.path.getsize(os.path.join(pub, "feed.xml")),
         "summaries_json_bytes": dir_bytes(os.path.join(reg, "state", "site")),
@@ -662,11 +677,11 @@ def table(r, meta):
                f"{ok(show <= TARGET_PAGE_BYTES)} |")
     for k, label in (("bare", "bare"), ("rich", "realistic")):
         s = sz[k]
-        out.append(f"| 4 | `search-index.json`, {label} | {s['search_index_bytes'] / 1000:.0f} KB for "
+        out.append(f"| 4 | Search index ({s['search_parts']} parts + `search-index.json`), {label} | {s['search_index_bytes'] / 1000:.0f} KB for "
                    f"{s['search_index_entries']:,} crates = {s['search_bytes_per_crate']:.1f} B/crate | ≤ 100 B/crate | "
                    f"{ok(s['search_bytes_per_crate'] <= TARGET_SEARCH_BYTES)} |")
     if real:
-        out.append(f"| 4 | `search-index.json`, real corpus | {real['search_index_bytes'] / 1000:.1f} KB for "
+        out.append(f"| 4 | Search index, real corpus | {real['search_index_bytes'] / 1000:.1f} KB for "
                    f"{real['search_index_entries']:,} crates = {real['search_bytes_per_crate']:.1f} B/crate | ≤ 100 B/crate | "
                    f"{ok(real['search_bytes_per_crate'] <= TARGET_SEARCH_BYTES)} |")
     if ba:
@@ -681,7 +696,9 @@ def table(r, meta):
     for k, label in (("bare", "bare"), ("rich", "realistic")):
         s = sz[k]
         out.append(f"- {label}: home page `index.html` {kb(s['home_bytes'])}, `feed.xml` {kb(s['feed_bytes'])}, "
-                   f"state/site (the list's shards) {kb(s['summaries_json_bytes'])}, state/meta {s['meta_store_bytes'] / MiB:.0f} MiB, "
+                   f"{s['list_pages']} list pages, search parts up to {kb(s['search_part_max_bytes'])} "
+                   f"(manifest {kb(s['search_manifest_bytes'])}), "
+                   f"state/site (the list's pages) {kb(s['summaries_json_bytes'])}, state/meta {s['meta_store_bytes'] / MiB:.0f} MiB, "
                    f"{s['pages']:,} pages {s['pages_total_bytes'] / MiB:.0f} MiB, pages over 50 KB: {s['pages_over_target']}.")
     out.append(f"- Realistic registry: built once by one `ktra add` of 100,000 files (which also built the site) in "
                f"{ms(rich_i['bulk_add_s'])}, peak RSS {mib(rich_i['bulk_add_peak_rss_kib'])}; built {rich_i['built']} "

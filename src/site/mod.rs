@@ -10,6 +10,7 @@
 //! Everything here is pure rendering: which pages to write, and when, is the caller's business.
 
 mod links;
+pub mod list_layout;
 mod readme;
 mod search;
 mod templates;

@@ -120,6 +120,7 @@ impl Templates {
                 version: xml_chars(&r.version),
                 pubtime: xml_chars(&r.pubtime),
                 description: r.description.as_deref().map(xml_chars),
+                yanked: r.yanked,
             })
             .collect();
         let mut site = site.clone();

@@ -49,6 +49,9 @@ pub struct Release {
     pub version: String,
     pub pubtime: String,
     pub description: Option<String>,
+    /// Yanked since its release (the lists keep it, marked, as crates.io's do).
+    #[serde(default)]
+    pub yanked: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,29 +60,45 @@ pub struct HomePage {
     /// Newest first, at most a few dozen.
     pub recent: Vec<Release>,
     /// Every crate, sorted by name, when there are few enough to list on one page (else empty:
-    /// the list pages by first letter hold them).
+    /// the list pages hold them).
     pub crates: Vec<CrateSummary>,
     /// How many crates there are in all.
     pub total: usize,
-    /// The list pages by first letter.
+    /// The first letters, each linking to its first list page (`all/LETTER.html`).
     pub letters: Vec<LetterLink>,
 }
 
-/// A list page of the crates whose names start with `letter` (`all/LETTER.html`).
+/// A first letter and how many crates start with it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LetterLink {
     pub letter: String,
     pub count: usize,
 }
 
-/// The crates whose names start with one letter.
+/// One page of the crate list (`all/ID.html`): up to a few hundred crates of one first letter.
+/// It is written again only when its own crates change, or its letter's pages or the letters
+/// do, so it shows no counts of other pages.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListPage {
     pub site: SiteInfo,
     pub letter: String,
-    pub letters: Vec<LetterLink>,
+    /// Every first letter with crates (the first page of each is `all/LETTER.html`).
+    pub letters: Vec<String>,
+    /// The pages of this letter, in order.
+    pub pages: Vec<PageLink>,
+    /// This page's place among them, from 1.
+    pub number: usize,
     /// Sorted by name.
     pub crates: Vec<CrateSummary>,
+}
+
+/// One list page of a letter: `all/ID.html`, labelled with the lowest name it may hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageLink {
+    pub id: String,
+    pub label: String,
+    pub number: usize,
+    pub current: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

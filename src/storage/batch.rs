@@ -58,6 +58,14 @@ impl<'a> Batch<'a> {
         self.staged.push((area, key.to_owned(), tmp));
     }
 
+    /// The files staged so far.
+    pub fn keys(&self) -> Vec<(Area, String)> {
+        self.staged
+            .iter()
+            .map(|(a, k, _)| (*a, k.clone()))
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.staged.is_empty()
     }

@@ -1,5 +1,7 @@
-// ktra crate search: filters search-index.json by name and keyword, on static hosting.
-// Index format: {"v":1,"c":[[name, version, "keyword keyword", description], ...]}.
+// ktra crate search: filters the search index by name and keyword, on static hosting.
+// search-index.json names the parts of the index: {"v":2,"parts":["search/a.json?h=HASH", ...]}.
+// Each part holds the crates of one list page: {"v":1,"c":[[name, version, "keyword keyword",
+// description], ...]}. A part's URL changes with its content, so the browser's cache may keep it.
 (function () {
   "use strict";
   var form = document.querySelector("form.search");
@@ -10,19 +12,33 @@
   if (!form || !input || !section || !list || !status || !window.fetch) return;
   var MAX = 100;
   var loading = null;
+  // The site's root: this script is ROOT/static/search.js.
+  var script = document.currentScript;
+  var root = script ? new URL("..", script.src) : new URL(".", location.href);
 
   function norm(s) { return String(s || "").toLowerCase().replace(/_/g, "-"); }
 
+  function json(url, cache) {
+    return fetch(new URL(url, root), { cache: cache }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function rows(j) {
+    return (j.c || []).map(function (e) {
+      return { name: e[0], version: e[1] || "", desc: e[3] || "",
+        n: norm(e[0]), kw: norm(e[2]).split(" ").filter(Boolean), d: norm(e[3]) };
+    });
+  }
+
   function load() {
     if (!loading) {
-      loading = fetch("search-index.json", { cache: "no-cache" })
-        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-        .then(function (j) {
-          return (j.c || []).map(function (e) {
-            return { name: e[0], version: e[1] || "", desc: e[3] || "",
-              n: norm(e[0]), kw: norm(e[2]).split(" ").filter(Boolean), d: norm(e[3]) };
-          });
-        });
+      loading = json("search-index.json", "no-cache").then(function (j) {
+        if (!j.parts) return rows(j);
+        return Promise.all(j.parts.map(function (p) { return json(p, "default"); }))
+          .then(function (parts) { return [].concat.apply([], parts.map(rows)); });
+      });
       loading.catch(function () { loading = null; });
     }
     return loading;
@@ -48,7 +64,7 @@
   function item(c) {
     var li = document.createElement("li");
     var a = document.createElement("a");
-    a.href = "c/" + encodeURIComponent(c.name) + ".html";
+    a.href = new URL("c/" + encodeURIComponent(c.name) + ".html", root).href;
     a.textContent = c.name;
     var v = document.createElement("span");
     v.className = "ver";

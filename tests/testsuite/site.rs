@@ -998,6 +998,65 @@ fn removing_the_last_version_takes_the_page_and_every_link_to_it() {
     check("after `ktra site`");
 }
 
+/// The page shows the README of the version it describes: after a yank of the newest, the
+/// older one's (read back from its crate file), and none when that version has none. Recent
+/// releases and the feed keep a yanked release, marked.
+#[test]
+fn the_readme_follows_the_version_shown_and_yanked_releases_are_marked() {
+    let reg = Reg::new(false);
+    let file = |version: &str, readme: Option<&str>| {
+        reg.file(
+            &format!("doc-{version}.crate"),
+            &crate_bytes("doc", version, "description = \"Docs\"\n", "", readme),
+        )
+    };
+    let (old, new, bare) = (
+        file("1.0.0", Some("# doc\n\nThe old words.\n")),
+        file("1.1.0", Some("# doc\n\nThe new words.\n")),
+        file("1.2.0", None),
+    );
+    reg.ktra(&["add", &old, &new]).success();
+    let read = |rel: &str| fs::read_to_string(reg.root.join("public").join(rel)).unwrap();
+    let page = || read("c/doc.html");
+    assert!(page().contains("The new words.") && !page().contains("The old words."));
+
+    reg.ktra(&["yank", "doc@1.1.0"]).success();
+    let html = page();
+    assert!(
+        html.contains("The old words.") && !html.contains("The new words."),
+        "{html}"
+    );
+    let home = read("index.html");
+    assert!(
+        home.contains("<span class=\"ver\">1.1.0</span>")
+            && home.contains("<strong class=\"yanked\">yanked</strong></li>"),
+        "{home}"
+    );
+    assert!(read("feed.xml").contains("<title>doc 1.1.0 (yanked)</title>"));
+    // Nothing is read from a crate file again once the README is stored: the same site.
+    let after_yank = site_files(&reg.root);
+    reg.ktra(&["site"]).success();
+    assert_same_site(
+        &after_yank,
+        &site_files(&reg.root),
+        "`ktra site` after a yank",
+    );
+
+    reg.ktra(&["unyank", "doc@1.1.0"]).success();
+    assert!(page().contains("The new words."));
+    assert!(!read("feed.xml").contains("(yanked)"));
+
+    // A newest version without a README: the page shows none rather than an older one's.
+    reg.ktra(&["add", &bare]).success();
+    let html = page();
+    assert!(!html.contains("words."), "{html}");
+    reg.ktra(&["yank", "doc@1.2.0"]).success();
+    assert!(page().contains("The new words."));
+    let after = site_files(&reg.root);
+    reg.ktra(&["site"]).success();
+    assert_same_site(&after, &site_files(&reg.root), "`ktra site` differs");
+}
+
 #[test]
 fn registry_templates_override_the_built_in_ones() {
     let reg = Reg::new(false);
@@ -1070,8 +1129,8 @@ fn a_damaged_site_state_is_rebuilt_by_the_next_change() {
         reg.ktra(&["add", &f]).success();
     }
     for key in [
-        "state/site/letters.json",
-        "state/site/summaries/a.json",
+        "state/site/pages.json",
+        "state/site/list/a.json",
         "state/site/recent.json",
     ] {
         fs::write(reg.root.join(key), b"\0garbage").unwrap();

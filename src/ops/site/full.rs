@@ -47,10 +47,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
             let name = newest.name.clone();
             let mut meta = meta_store::load(store, &name)?;
             let mut meta_bytes = None;
-            if let Some((_, featured)) = entries.iter().find(|(_, e)| !e.yanked).or(entries.first())
-                && !meta.versions.contains_key(&featured.vers)
-            {
-                backfill(reg, &mut meta, &featured.name, &featured.vers)?;
+            if meta_store::fill_featured(store, &entries, &mut meta)? {
                 meta_bytes = Some(meta.to_bytes());
             }
             let Some(page) = views::crate_page(&site, &entries, &meta) else {
@@ -74,18 +71,21 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         .flatten()
         .collect();
     let mut batch = store.batch().named("site").unsynced();
+    // Metadata read back from crate files is source data: synced, before the pages.
+    let mut meta = store.batch().named("site-meta");
     let mut summaries = BTreeMap::new();
     let mut recent = Vec::new();
     let mut pages = HashSet::new();
     for b in built {
         batch.put_file(Area::Public, &b.page_key, b.html);
-        if let Some(meta) = &b.meta_bytes {
-            batch.put(Area::State, &meta_store::key(&b.lower), meta)?;
+        if let Some(bytes) = &b.meta_bytes {
+            meta.put(Area::State, &meta_store::key(&b.lower), bytes)?;
         }
         pages.insert(b.page_key);
         summaries.extend(b.summary.map(|s| (b.lower, s)));
         recent.extend(b.releases);
     }
+    meta.commit().context("failed to store crate metadata")?;
 
     let report = SiteReport {
         crates: summaries.len(),
@@ -98,49 +98,22 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         }
     }
     store.remove(Area::Public, "404.html")?;
-    let mut shards = super::shards::Shards::from_all(summaries);
-    // List pages and shards of letters no crate starts with any more.
-    let letters: HashSet<String> = shards.letters().into_iter().map(|l| l.letter).collect();
-    for key in store.walk(Area::Public, "all")? {
-        let letter = key.trim_start_matches("all/").trim_end_matches(".html");
-        if !letters.contains(letter) {
-            store.remove(Area::Public, &key)?;
+    let mut list = super::crate_list::CrateList::from_all(reg, summaries);
+    super::write_shared(reg, &templates, &site, &mut list, recent, &mut batch)?;
+    // Whatever else is in the list's folders: pages the layout no longer has, and the state of
+    // older layouts.
+    let keep: HashSet<(Area, String)> = batch.keys().into_iter().collect();
+    for (area, dir) in [
+        (Area::Public, "all"),
+        (Area::Public, "search"),
+        (Area::State, "site"),
+    ] {
+        for key in store.walk(area, dir)? {
+            if !keep.contains(&(area, key.clone())) && key != super::RECENT_KEY {
+                store.remove(area, &key)?;
+            }
         }
     }
-    for key in store
-        .walk(Area::State, "site/summaries")?
-        .into_iter()
-        .chain(store.walk(Area::State, "site/search")?)
-    {
-        let letter = key
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(".json");
-        if !letters.contains(letter) {
-            store.remove(Area::State, &key)?;
-        }
-    }
-    super::write_shared(reg, &templates, &site, &mut shards, recent, &mut batch)?;
     batch.commit().context("failed to write the site")?;
     Ok(report)
-}
-
-/// Reads a version's metadata from its crate file into `meta`.
-fn backfill(
-    reg: &Registry,
-    meta: &mut meta_store::CrateMeta,
-    name: &str,
-    vers: &str,
-) -> Result<()> {
-    let key = crate::registry::keys::crate_file(name, vers);
-    let Some(file) = reg.store.open(Area::Public, &key)? else {
-        return Ok(());
-    };
-    let reader = std::io::BufReader::new(file);
-    let inspection = crate::package::archive::inspect(reader, std::io::sink(), None)
-        .with_context(|| format!("failed to read `{key}`"))?;
-    let (m, readme) = crate::package::meta::read(&inspection.manifest, &inspection.readmes);
-    meta.record(vers, m, readme);
-    Ok(())
 }

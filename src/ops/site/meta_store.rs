@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 pub struct CrateMeta {
     #[serde(default)]
     pub versions: BTreeMap<String, VersionMeta>,
-    /// The README of the newest version that has one.
+    /// The README of one version, normally the one the crate's page shows (see
+    /// [`CrateMeta::readme_of`]); that version may have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readme: Option<StoredReadme>,
 }
@@ -20,8 +21,9 @@ pub struct CrateMeta {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredReadme {
     pub version: String,
+    /// `None`: the version has no README.
     #[serde(flatten)]
-    pub readme: Readme,
+    pub readme: Option<Readme>,
 }
 
 pub fn key(name: &str) -> String {
@@ -43,11 +45,11 @@ pub fn load(store: &Store, name: &str) -> Result<CrateMeta> {
 }
 
 impl CrateMeta {
-    /// Records one version; its README replaces the stored one when it is the newest.
+    /// Records one version. Its README (or its lack of one) takes the slot when it is the
+    /// newest version recorded: the one the page shows, unless it is yanked.
     pub fn record(&mut self, vers: &str, meta: VersionMeta, readme: Option<Readme>) {
         self.versions.insert(vers.to_owned(), meta);
-        let Some(readme) = readme else { return };
-        let newer = match &self.readme {
+        let newest = match &self.readme {
             None => true,
             Some(old) => match (
                 semver::Version::parse(vers),
@@ -57,12 +59,28 @@ impl CrateMeta {
                 _ => true,
             },
         };
-        if newer {
-            self.readme = Some(StoredReadme {
-                version: vers.to_owned(),
-                readme,
-            });
+        if newest {
+            self.set_readme(vers, readme);
         }
+    }
+
+    pub fn set_readme(&mut self, vers: &str, readme: Option<Readme>) {
+        self.readme = Some(StoredReadme {
+            version: vers.to_owned(),
+            readme,
+        });
+    }
+
+    /// The README of `vers`: `Some(None)` when it has none, `None` when it is not known (the
+    /// slot holds another version's).
+    pub fn readme_of(&self, vers: &str) -> Option<Option<&Readme>> {
+        let slot = self.readme.as_ref().filter(|r| r.version == vers)?;
+        Some(slot.readme.as_ref())
+    }
+
+    /// Whether the page of `vers` needs facts that only its crate file has.
+    pub fn lacks(&self, vers: &str) -> bool {
+        !self.versions.contains_key(vers) || self.readme_of(vers).is_none()
     }
 
     /// Forgets a removed version.
@@ -78,6 +96,41 @@ impl CrateMeta {
     }
 }
 
+/// Makes sure `meta` holds what the page needs for the version it shows, reading that
+/// version's crate file when it does not; whether `meta` changed.
+pub fn fill_featured(
+    store: &Store,
+    entries: &[(semver::Version, crate::index::IndexPackage)],
+    meta: &mut CrateMeta,
+) -> Result<bool> {
+    match super::views::featured(entries) {
+        Some(e) if meta.lacks(&e.vers) => fill_from_crate_file(store, meta, &e.name, &e.vers),
+        _ => Ok(false),
+    }
+}
+
+/// Reads a version's facts and README from its crate file into `meta` (for crates added before
+/// the site existed, and when the page comes to show a version whose README is not stored: the
+/// newest was yanked or removed). `false` when the crate file is missing.
+pub fn fill_from_crate_file(
+    store: &Store,
+    meta: &mut CrateMeta,
+    name: &str,
+    vers: &str,
+) -> Result<bool> {
+    let key = crate::registry::keys::crate_file(name, vers);
+    let Some(file) = store.open(Area::Public, &key)? else {
+        return Ok(false);
+    };
+    let reader = std::io::BufReader::new(file);
+    let inspection = crate::package::archive::inspect(reader, std::io::sink(), None)
+        .with_context(|| format!("failed to read `{key}`"))?;
+    let (m, readme) = crate::package::meta::read(&inspection.manifest, &inspection.readmes);
+    meta.versions.insert(vers.to_owned(), m);
+    meta.set_readme(vers, readme);
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,16 +143,28 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_newest_readme_whatever_the_order_of_adds() {
+    fn keeps_the_newest_versions_readme_whatever_the_order_of_adds() {
         let mut m = CrateMeta::default();
         m.record("1.1.0", VersionMeta::default(), readme("new"));
         m.record("1.0.0", VersionMeta::default(), readme("old"));
-        assert_eq!(m.readme.as_ref().unwrap().readme.text, "new");
+        assert_eq!(m.readme_of("1.1.0").unwrap().unwrap().text, "new");
+        assert!(m.readme_of("1.0.0").is_none() && m.lacks("1.0.0"));
+        // A newest version without a README: the page shows none, not an older one's.
         m.record("2.0.0", VersionMeta::default(), None);
-        assert_eq!(m.readme.as_ref().unwrap().version, "1.1.0");
-        m.forget("1.1.0");
+        assert_eq!(m.readme_of("2.0.0"), Some(None));
+        assert!(!m.lacks("2.0.0"));
+        let back: CrateMeta = serde_json::from_slice(&m.to_bytes()).unwrap();
+        assert_eq!(back.readme_of("2.0.0"), Some(None));
+        m.forget("2.0.0");
         assert!(m.readme.is_none() && m.versions.len() == 2);
         let back: CrateMeta = serde_json::from_slice(&m.to_bytes()).unwrap();
         assert_eq!(back.versions.len(), 2);
+    }
+
+    #[test]
+    fn reads_the_stored_form_of_earlier_ktra() {
+        let old = r#"{"versions":{"1.0.0":{}},"readme":{"version":"1.0.0","path":"README.md","text":"hi"}}"#;
+        let m: CrateMeta = serde_json::from_str(old).unwrap();
+        assert_eq!(m.readme_of("1.0.0").unwrap().unwrap().text, "hi");
     }
 }

@@ -3,10 +3,13 @@
 //! `ktra site`. Pages are derived data: a crash leaves at worst a stale page, which the next
 //! change or `ktra site` rewrites.
 
+mod crate_list;
 mod full;
 pub mod meta_store;
-mod shards;
 mod views;
+
+#[cfg(test)]
+mod crate_list_tests;
 
 pub use full::{SiteReport, build_all};
 
@@ -87,13 +90,14 @@ pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
 
 fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
     let store = &reg.store;
-    if !store.exists(Area::State, RECENT_KEY) {
-        // No site yet (a registry made before it existed): build all of it once.
+    if !store.exists(Area::State, RECENT_KEY) || !crate_list::CrateList::exists(reg) {
+        // No site yet (a registry made before it existed), or one from before the crate list
+        // was kept in pages: build all of it once.
         return build_all(reg).map(drop);
     }
     let templates = templates(reg)?;
     let site = site_info(reg);
-    let mut shards = shards::Shards::open(reg)?;
+    let mut list = crate_list::CrateList::open(reg)?;
     let mut recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
     let mut batch = store.batch().named("site").unsynced();
     let pages: Vec<Rendered> = changed
@@ -104,7 +108,10 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
                 .unwrap_or_default();
             let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
             let entries = views::entries(&file);
-            let meta = meta_store::load(store, name)?;
+            let mut meta = meta_store::load(store, name)?;
+            // The version shown changed to one whose README is not stored (a yank, a removal).
+            let meta_bytes =
+                meta_store::fill_featured(store, &entries, &mut meta)?.then(|| meta.to_bytes());
             let page = match views::crate_page(&site, &entries, &meta) {
                 Some(page) => Some((
                     page_key(&page.name),
@@ -113,35 +120,47 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
                 None => None,
             };
             let summary = views::summary(&entries, &meta);
-            Ok((
-                name.clone(),
+            Ok(Rendered {
+                name: name.clone(),
                 page,
                 summary,
-                views::releases(&entries, &meta),
-            ))
+                releases: views::releases(&entries, &meta),
+                meta_bytes,
+            })
         })
         .collect::<Result<_>>()?;
-    for (name, page, summary, releases) in pages {
-        recent.retain(|r| !r.name.eq_ignore_ascii_case(&name));
-        recent.extend(releases);
-        match page {
-            Some((key, html)) => batch.put(Area::Public, &key, &html)?,
-            None => store.remove(Area::Public, &page_key(&name))?,
+    // Metadata is source data, not derived: synced, in a batch of its own (rare: a yank or a
+    // removal changed the version shown).
+    let mut meta = store.batch().named("site-meta");
+    for r in &pages {
+        if let Some(bytes) = &r.meta_bytes {
+            meta.put(Area::State, &meta_store::key(&r.name), bytes)?;
         }
-        shards.set(reg, &name.to_ascii_lowercase(), summary)?;
     }
-    write_shared(reg, &templates, &site, &mut shards, recent, &mut batch)?;
+    meta.commit()?;
+    for r in pages {
+        recent.retain(|old| !old.name.eq_ignore_ascii_case(&r.name));
+        recent.extend(r.releases);
+        match r.page {
+            Some((key, html)) => batch.put(Area::Public, &key, &html)?,
+            None => store.remove(Area::Public, &page_key(&r.name))?,
+        }
+        list.set(reg, &r.name.to_ascii_lowercase(), r.summary)?;
+    }
+    write_shared(reg, &templates, &site, &mut list, recent, &mut batch)?;
     batch.commit()
 }
 
-/// One changed crate: its name, its page (key and HTML; `None` when it has no versions left),
-/// its summary and its releases.
-type Rendered = (
-    String,
-    Option<(String, Vec<u8>)>,
-    Option<CrateSummary>,
-    Vec<Release>,
-);
+/// One changed crate, rendered.
+struct Rendered {
+    name: String,
+    /// Key and HTML; `None` when the crate has no versions left.
+    page: Option<(String, Vec<u8>)>,
+    summary: Option<CrateSummary>,
+    releases: Vec<Release>,
+    /// The crate's metadata, when reading its crate file completed it.
+    meta_bytes: Option<Vec<u8>>,
+}
 
 /// Newest first. Releases of the same second (one `ktra add` of many files, an import, a
 /// mirror sync) by name ignoring case, as in the list of crates, then newest version first: a
@@ -162,37 +181,33 @@ fn sort_recent(recent: &mut [Release]) {
     });
 }
 
-/// Up to this many crates, the home page lists them all; beyond, the list pages by first
-/// letter do, and a change never rewrites a list of every crate.
+/// Up to this many crates, the home page lists them all; beyond, the list pages do, and a
+/// change never rewrites a list of every crate.
 const HOME_LIST: usize = 300;
 
-/// The pages every change touches: the changed letters' lists, home, search index, feed; the
-/// assets and 404 page when missing.
+/// The pages every change touches: the changed crates' list pages and search parts, home,
+/// search manifest, feed; the assets and 404 page when missing.
 fn write_shared(
     reg: &Registry,
     templates: &Templates,
     site: &SiteInfo,
-    shards: &mut shards::Shards,
+    list: &mut crate_list::CrateList,
     mut recent: Vec<Release>,
     batch: &mut Batch<'_>,
 ) -> Result<()> {
     sort_recent(&mut recent);
     recent.truncate(RECENT);
     batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
-    shards.write(reg, templates, site, batch)?;
-    batch.put(
-        Area::Public,
-        "search-index.json",
-        &shards.search_index(reg)?,
-    )?;
+    list.write(reg, templates, site, batch)?;
+    batch.put(Area::Public, "search-index.json", &list.search_manifest())?;
     batch.put(
         Area::Public,
         "feed.xml",
         templates.feed(site, &recent)?.as_bytes(),
     )?;
-    let total = shards.total();
+    let total = list.total();
     let crates = if total <= HOME_LIST {
-        shards.all(reg)?
+        list.all(reg)?
     } else {
         Vec::new()
     };
@@ -201,7 +216,7 @@ fn write_shared(
         recent,
         crates,
         total,
-        letters: shards.letters(),
+        letters: list.letters(),
     };
     batch.put(
         Area::Public,

@@ -24,7 +24,7 @@ pub fn entries(file: &IndexFile) -> Vec<(semver::Version, IndexPackage)> {
 }
 
 /// The version a page describes: the newest not yanked, else the newest.
-fn featured(entries: &[(semver::Version, IndexPackage)]) -> Option<&IndexPackage> {
+pub(super) fn featured(entries: &[(semver::Version, IndexPackage)]) -> Option<&IndexPackage> {
     entries
         .iter()
         .find(|(_, e)| !e.yanked)
@@ -60,6 +60,7 @@ pub fn releases(entries: &[(semver::Version, IndexPackage)], meta: &CrateMeta) -
                     .versions
                     .get(&e.vers)
                     .and_then(|m| m.description.clone()),
+                yanked: e.yanked,
             })
         })
         .collect()
@@ -89,14 +90,9 @@ pub fn crate_page(
     }
     let mut features: BTreeMap<String, Vec<String>> = e.features.clone();
     features.extend(e.features2.clone().unwrap_or_default());
-    let readme_html = meta.readme.as_ref().map(|r| {
-        let dir = r.readme.path.rsplit_once('/').map_or("", |(d, _)| d);
-        crate::site::render_readme_in(
-            &r.readme.text,
-            r.readme.is_markdown(),
-            m.repository.as_deref(),
-            dir,
-        )
+    let readme_html = meta.readme_of(&e.vers).flatten().map(|r| {
+        let dir = r.path.rsplit_once('/').map_or("", |(d, _)| d);
+        crate::site::render_readme_in(&r.text, r.is_markdown(), m.repository.as_deref(), dir)
     });
     let mut take = |k| deps.remove(&k).unwrap_or_default();
     Some(CratePage {

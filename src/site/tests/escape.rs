@@ -55,6 +55,7 @@ fn home_escapes_everything() {
             version: evil("v"),
             pubtime: evil("t"),
             description: Some(evil("d")),
+            yanked: true,
         }],
     );
     page.site = hostile_site();
@@ -115,6 +116,7 @@ fn not_found_and_feed_escape_everything() {
         version: evil("v"),
         pubtime: "2025-01-01T00:00:00Z".into(),
         description: Some(evil("d\u{1}\u{b}")),
+        yanked: false,
     }];
     let xml = t.feed(&hostile_site(), &releases).unwrap();
     assert_inert(&xml, "feed.xml");

@@ -26,9 +26,12 @@ fn not_found_uses_absolute_links() {
 
 #[test]
 fn feed_is_valid_atom_with_absolute_links() {
+    let mut yanked = release("gone", "0.1.0", "2025-01-01T00:00:00Z");
+    yanked.yanked = true;
     let releases = [
         release("beta", "0.2.0", "2025-03-01T00:00:00Z"),
         release("alpha", "1.0.0+build.5", "2025-02-01T00:00:00Z"),
+        yanked,
     ];
     let xml = templates().feed(&site(), &releases).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
@@ -57,7 +60,12 @@ fn feed_is_valid_atom_with_absolute_links() {
         .children()
         .filter(|n| n.has_tag_name("entry"))
         .collect();
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), 3);
+    assert_eq!(child(entries[0], "title").as_deref(), Some("beta 0.2.0"));
+    assert_eq!(
+        child(entries[2], "title").as_deref(),
+        Some("gone 0.1.0 (yanked)")
+    );
     let second = entries[1];
     assert_eq!(
         child(second, "title").as_deref(),

@@ -37,6 +37,7 @@ pub fn release(name: &str, version: &str, pubtime: &str) -> Release {
         version: version.into(),
         pubtime: pubtime.into(),
         description: Some(format!("{name} does things")),
+        yanked: false,
     }
 }
 

@@ -14,7 +14,11 @@ fn home_has_setup_search_releases_and_every_crate() {
             summary("alpha", "1.2.0", "First crate.", &["one"]),
             summary("beta", "0.1.0", "", &[]),
         ],
-        vec![release("beta", "0.1.0", "2025-02-01T00:00:00Z")],
+        vec![release("beta", "0.1.0", "2025-02-01T00:00:00Z"), {
+            let mut r = release("alpha", "1.1.0", "2025-01-01T00:00:00Z");
+            r.yanked = true;
+            r
+        }],
     );
     let html = templates().home(&page).unwrap();
     for want in [
@@ -23,7 +27,8 @@ fn home_has_setup_search_releases_and_every_crate() {
         "cargo add --registry acme <var>CRATE</var>",
         "<a href=\"c/alpha.html\">alpha</a> <span class=\"ver\">1.2.0</span><p>First crate.</p>",
         "<a href=\"c/beta.html\">beta</a> <span class=\"ver\">0.1.0</span></li>",
-        "<time datetime=\"2025-02-01T00:00:00Z\">2025-02-01</time>",
+        "<time datetime=\"2025-02-01T00:00:00Z\">2025-02-01</time></li>",
+        "<time datetime=\"2025-01-01T00:00:00Z\">2025-01-01</time> <strong class=\"yanked\">yanked</strong></li>",
         "<script src=\"static/search.js?v=",
         "<link rel=\"stylesheet\" href=\"static/style.css?v=",
         "<label for=\"q\"",
@@ -205,10 +210,58 @@ fn empty_fields_render() {
 }
 
 #[test]
-fn list_pages_link_crates_and_letters_and_the_home_page_links_letters() {
-    use crate::site::view::{LetterLink, ListPage};
+fn list_pages_link_crates_letters_and_their_letters_pages_and_the_home_page_links_letters() {
+    use crate::site::view::{LetterLink, ListPage, PageLink};
     let t = templates();
-    let letters = vec![
+    let link = |id: &str, number, current| PageLink {
+        id: id.into(),
+        label: id.into(),
+        number,
+        current,
+    };
+    let page = ListPage {
+        site: site(),
+        letter: "b".into(),
+        letters: vec!["a".into(), "b".into()],
+        pages: vec![
+            link("b", 1, false),
+            link("bits", 2, true),
+            link("bz", 3, false),
+        ],
+        number: 2,
+        crates: vec![summary("b<x>", "1.0.0", "", &[])],
+    };
+    let html = t.list(&page).unwrap();
+    assert!(html.contains("href=\"../c/b&lt;x&gt;.html\""), "{html}");
+    assert!(html.contains("href=\"a.html\""), "{html}");
+    assert!(
+        html.contains("<span aria-current=\"page\">B</span>"),
+        "{html}"
+    );
+    // The letter's other pages, this one marked, and the next one.
+    assert!(html.contains("href=\"b.html\">b…</a>"), "{html}");
+    assert!(
+        html.contains("<span aria-current=\"page\">bits…</span>"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"bz.html\" rel=\"next\""), "{html}");
+    assert!(html.contains("(page 2 of 3)"), "{html}");
+
+    // A letter with one page shows no page links.
+    let single = ListPage {
+        pages: vec![link("b", 1, true)],
+        number: 1,
+        ..page
+    };
+    let html = t.list(&single).unwrap();
+    assert!(
+        !html.contains("rel=\"next\"") && !html.contains("page 1 of"),
+        "{html}"
+    );
+
+    let mut h = home(vec![], vec![]);
+    h.total = 3;
+    h.letters = vec![
         LetterLink {
             letter: "a".into(),
             count: 1,
@@ -218,21 +271,6 @@ fn list_pages_link_crates_and_letters_and_the_home_page_links_letters() {
             count: 2,
         },
     ];
-    let page = ListPage {
-        site: site(),
-        letter: "b".into(),
-        letters: letters.clone(),
-        crates: vec![summary("b<x>", "1.0.0", "", &[])],
-    };
-    let html = t.list(&page).unwrap();
-    assert!(
-        html.contains("href=\"../c/b&lt;x&gt;.html\"") || html.contains("../c/b&lt;x&gt;.html"),
-        "{html}"
-    );
-    assert!(html.contains("href=\"a.html\""), "{html}");
-    let mut h = home(vec![], vec![]);
-    h.total = 3;
-    h.letters = letters;
     let html = t.home(&h).unwrap();
     assert!(html.contains("href=\"all/b.html\""), "{html}");
     assert!(html.contains("3 crates"), "{html}");
