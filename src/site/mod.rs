@@ -16,7 +16,7 @@ mod search;
 mod templates;
 pub mod view;
 
-pub use readme::{render_readme, render_readme_in};
+pub use readme::{RenderedReadme, render_readme, render_readme_in, render_readme_within};
 pub use search::{ENTRY_BUDGET, search_index};
 pub use templates::Templates;
 

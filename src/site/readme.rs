@@ -21,15 +21,55 @@ pub fn render_readme(text: &str, is_markdown: bool, base: Option<&str>) -> Strin
 /// with the README's folder in the package), so `docs/x.md` becomes
 /// `<repo>/blob/HEAD/crates/foo/docs/x.md`; links starting with `/` stay at the root.
 pub fn render_readme_in(text: &str, is_markdown: bool, base: Option<&str>, dir: &str) -> String {
-    if !is_markdown {
-        return format!("<pre class=\"readme-text\">{}</pre>", escape_html(text));
-    }
-    let html = markdown_to_html(text);
-    if nesting_depth(&html) > MAX_DEPTH {
+    render_readme_within(text, is_markdown, base, dir, usize::MAX).shown
+}
+
+/// A README rendered for a page that has room for about `budget` bytes of it.
+#[derive(Debug)]
+pub struct RenderedReadme {
+    /// The README, or when it is longer than the budget, its first top-level blocks (headings,
+    /// paragraphs, lists, code blocks...) that fit (at least one).
+    pub shown: String,
+    /// The whole README, when `shown` is only its beginning.
+    pub whole: Option<String>,
+}
+
+/// [`render_readme_in`], cut to about `budget` bytes of HTML at a block boundary.
+pub fn render_readme_within(
+    text: &str,
+    is_markdown: bool,
+    base: Option<&str>,
+    dir: &str,
+    budget: usize,
+) -> RenderedReadme {
+    let (whole, cut) = if is_markdown {
+        markdown_to_html(text, budget)
+    } else {
+        let pre = |t: &str| format!("<pre class=\"readme-text\">{}</pre>", escape_html(t));
+        let cut = (text.len() > budget).then(|| {
+            let end = text.floor_char_boundary(budget);
+            let end = text[..end].rfind('\n').map_or(end, |at| at + 1);
+            pre(&text[..end])
+        });
+        return RenderedReadme {
+            whole: cut.is_some().then(|| pre(text)),
+            shown: cut.unwrap_or_else(|| pre(text)),
+        };
+    };
+    if nesting_depth(&whole) > MAX_DEPTH {
         // html5ever's tree building slows down with depth; no real README nests this deep.
-        return render_readme(text, false, base);
+        return render_readme_within(text, false, base, dir, budget);
     }
-    sanitize(&html, base, dir)
+    match cut {
+        None => RenderedReadme {
+            shown: sanitize(&whole, base, dir),
+            whole: None,
+        },
+        Some(cut) => RenderedReadme {
+            shown: sanitize(&cut, base, dir),
+            whole: Some(sanitize(&whole, base, dir)),
+        },
+    }
 }
 
 /// Elements nested deeper than this make the README plain text.
@@ -64,23 +104,48 @@ fn nesting_depth(html: &str) -> usize {
     max
 }
 
-fn markdown_to_html(text: &str) -> String {
+/// The HTML of the whole README, and of its first top-level blocks that fit in `budget` bytes
+/// when the whole does not (references and footnotes resolve as in the whole: the events
+/// come from one parse).
+fn markdown_to_html(text: &str, budget: usize) -> (String, Option<String>) {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES;
     let mut events: Vec<Event<'_>> = Parser::new_ext(text, options).collect();
     add_heading_ids(&mut events);
-    let events = events.into_iter().map(|event| match event {
+    for event in &mut events {
         // A checkbox would need `<input>`, which the sanitiser (rightly) removes.
-        Event::TaskListMarker(done) => {
-            Event::Text(CowStr::from(if done { "☑ " } else { "☐ " }))
+        if let Event::TaskListMarker(done) = event {
+            *event = Event::Text(CowStr::from(if *done { "☑ " } else { "☐ " }));
         }
-        other => other,
-    });
+    }
     let mut html = String::with_capacity(text.len() + text.len() / 4);
-    pulldown_cmark::html::push_html(&mut html, events);
-    html
+    pulldown_cmark::html::push_html(&mut html, events.iter().cloned());
+    if html.len() <= budget {
+        return (html, None);
+    }
+    let mut cut = String::with_capacity(budget);
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 0 {
+            continue;
+        }
+        // A top-level block ends here.
+        let mut block = String::new();
+        pulldown_cmark::html::push_html(&mut block, events[start..=i].iter().cloned());
+        if !cut.is_empty() && cut.len() + block.len() > budget {
+            break;
+        }
+        cut.push_str(&block);
+        start = i + 1;
+    }
+    (html, Some(cut))
 }
 
 /// GitHub-style ids for headings (`## Getting started` -> `user-content-getting-started`, then

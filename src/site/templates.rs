@@ -17,12 +17,28 @@ use super::view::{CratePage, HomePage, ListPage, Release, SiteInfo};
 const PAGES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/site/base.html")),
     (
+        "macros.html",
+        include_str!("../../templates/site/macros.html"),
+    ),
+    (
         "index.html",
         include_str!("../../templates/site/index.html"),
     ),
     (
         "crate.html",
         include_str!("../../templates/site/crate.html"),
+    ),
+    (
+        "versions.html",
+        include_str!("../../templates/site/versions.html"),
+    ),
+    (
+        "features.html",
+        include_str!("../../templates/site/features.html"),
+    ),
+    (
+        "readme.html",
+        include_str!("../../templates/site/readme.html"),
     ),
     ("list.html", include_str!("../../templates/site/list.html")),
     ("404.html", include_str!("../../templates/site/404.html")),
@@ -109,6 +125,27 @@ impl Templates {
         let ctx = context! { root => "../", ..Value::from_serialize(page) };
         self.render("crate.html", ctx)
             .with_context(|| format!("failed to render `crate.html` for `{}`", page.name))
+    }
+
+    /// Every version of a crate (`public/versions/NAME.html`), when its page shows only some.
+    pub fn versions_page(&self, page: &CratePage) -> Result<String> {
+        let ctx = context! { root => "../", ..Value::from_serialize(page) };
+        self.render("versions.html", ctx)
+            .with_context(|| format!("failed to render `versions.html` for `{}`", page.name))
+    }
+
+    /// Every feature of a crate (`public/features/NAME.html`), when its page shows only some.
+    pub fn features_page(&self, page: &CratePage) -> Result<String> {
+        let ctx = context! { root => "../", ..Value::from_serialize(page) };
+        self.render("features.html", ctx)
+            .with_context(|| format!("failed to render `features.html` for `{}`", page.name))
+    }
+
+    /// A crate's whole README (`public/readme/NAME.html`), when its page shows the beginning.
+    pub fn readme_page(&self, page: &CratePage) -> Result<String> {
+        let ctx = context! { root => "../", ..Value::from_serialize(page) };
+        self.render("readme.html", ctx)
+            .with_context(|| format!("failed to render `readme.html` for `{}`", page.name))
     }
 
     /// The Atom feed of `releases` (newest first) (`public/feed.xml`).

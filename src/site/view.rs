@@ -130,6 +130,13 @@ pub struct Feature {
     pub enables: Vec<String>,
 }
 
+/// Versions a crate page lists; past this, `versions/NAME.html` lists them all.
+pub const VERSIONS_SHOWN: usize = 50;
+/// Features a crate page lists; past this, `features/NAME.html` lists them all.
+pub const FEATURES_SHOWN: usize = 50;
+/// Bytes of README HTML a crate page holds, about; past this, `readme/NAME.html` has it whole.
+pub const README_SHOWN: usize = 24 * 1024;
+
 /// One crate's page: its newest version in detail, and every version.
 #[derive(Debug, Clone, Serialize)]
 pub struct CratePage {
@@ -147,12 +154,26 @@ pub struct CratePage {
     pub rust_version: Option<String>,
     pub links: Option<String>,
     pub edition: Option<String>,
-    /// Newest first.
+    /// Newest first; on the crate page only the newest [`VERSIONS_SHOWN`] (the versions page
+    /// lists them all).
     pub versions: Vec<VersionRow>,
+    /// How many versions the crate has.
+    pub versions_total: usize,
     pub normal_deps: Vec<DependencyRow>,
     pub build_deps: Vec<DependencyRow>,
     pub dev_deps: Vec<DependencyRow>,
+    /// `default` first, then by name; on the crate page only the first [`FEATURES_SHOWN`] (the
+    /// features page lists them all).
     pub features: Vec<Feature>,
-    /// The README rendered and sanitised (safe to insert unescaped), when the crate has one.
+    /// How many features the crate has.
+    pub features_total: usize,
+    /// The README rendered and sanitised (safe to insert unescaped), when the crate has one; on
+    /// the crate page only its beginning when it is longer than [`README_SHOWN`] (see
+    /// `readme_cut`; `readme/NAME.html` shows it whole).
     pub readme_html: Option<String>,
+    /// Whether `readme_html` is only the README's beginning.
+    pub readme_cut: bool,
+    /// The whole README when `readme_html` had to be cut (for the README's own page).
+    #[serde(skip)]
+    pub readme_whole: Option<String>,
 }

@@ -191,8 +191,16 @@ fn build_fixture(reg: &Registry) {
          [dependencies.zap]\nversion = \"2\"\npackage = \"Zap_Util\"\noptional = true\nregistry-index = \"{sparse}\"\n\n\
          [dev-dependencies.evil-readme]\nversion = \"0.1\"\nregistry-index = \"{sparse}\"\n\n\
          [target.\"cfg(unix)\".build-dependencies.Zap_Util]\nversion = \"2\"\nregistry-index = \"{sparse}\"\n\n\
-         [features]\nfancy = [\"dep:zap\", \"frob-core/extra\"]\n"
+         [features]\nfancy = [\"dep:zap\", \"frob-core/extra\"]\n{}",
+        // More features than a page lists, and a README longer than it holds: the pages with
+        // all of them are crawled too.
+        (0..60)
+            .map(|i| format!("f{i:02} = []\n"))
+            .collect::<String>()
     );
+    let cli_readme: String = std::iter::once("# frob-cli\n\nRun `frob`.\n\n".to_owned())
+        .chain((0..1200).map(|i| format!("Note {i}: frobbing goes on.\n\n")))
+        .collect();
     let cli = write(
         "frob-cli",
         "0.3.0",
@@ -201,7 +209,7 @@ fn build_fixture(reg: &Registry) {
             "0.3.0",
             "description = \"The frob command line\"\nkeywords = [\"cli\"]\n",
             &cli_rest,
-            Some("# frob-cli\n\nRun `frob`.\n"),
+            Some(&cli_readme),
         ),
     );
     let old = write(
@@ -560,6 +568,9 @@ fn browser_search_versions_hostile_readme_links_and_no_javascript() {
         "c/Zap_Util.html",
         "c/evil-readme.html",
         "c/old-thing.html",
+        "features/frob-cli.html",
+        "readme/frob-cli.html",
+        "all/f.html",
     ] {
         page_named(pages, &base, rel);
     }
@@ -1055,6 +1066,77 @@ fn the_readme_follows_the_version_shown_and_yanked_releases_are_marked() {
     let after = site_files(&reg.root);
     reg.ktra(&["site"]).success();
     assert_same_site(&after, &site_files(&reg.root), "`ktra site` differs");
+}
+
+/// A crate with more versions or features than its page lists, or a longer README than it
+/// holds, gets a page with all of it, linked from its page, and loses it when its lists fit
+/// again; `ktra site` agrees.
+#[test]
+fn long_lists_get_pages_of_their_own_while_they_need_them() {
+    let reg = Reg::new(false);
+    let features = |n: usize| -> String {
+        let mut t = String::from("[features]\n");
+        for i in 0..n {
+            t.push_str(&format!("f{i:03} = []\n"));
+        }
+        t
+    };
+    let wide = simple_crate(&reg, "wide", "1.0.0", "", &features(130));
+    let narrow = simple_crate(&reg, "wide", "1.1.0", "", &features(3));
+    let mut many: Vec<String> = (0..105)
+        .map(|i| simple_crate(&reg, "many", &format!("0.{i}.0"), "", ""))
+        .collect();
+    many.push(wide);
+    let long_readme: String = (0..1500)
+        .map(|i| format!("Paragraph {i} of a README that goes on and on.\n\n"))
+        .collect();
+    let long = reg.file(
+        "long-1.0.0.crate",
+        &crate_bytes("long", "1.0.0", "", "", Some(&long_readme)),
+    );
+    many.push(long);
+    let mut args = vec!["add"];
+    args.extend(many.iter().map(String::as_str));
+    reg.ktra(&args).success();
+    let public = reg.root.join("public");
+    let read = |rel: &str| fs::read_to_string(public.join(rel)).unwrap();
+    let page = read("c/wide.html");
+    assert!(
+        page.contains("<a href=\"../features/wide.html\">All 130 features</a>"),
+        "{page}"
+    );
+    assert!(read("features/wide.html").contains("<dt><code>f129</code></dt>"));
+    let page = read("c/many.html");
+    assert!(
+        page.contains("<a href=\"../versions/many.html\">All 105 versions</a>"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"v0.0.0\"") && page.contains("id=\"v0.104.0\""));
+    assert!(read("versions/many.html").contains("id=\"v0.0.0\""));
+    let page = read("c/long.html");
+    assert!(page.len() < 50 * 1024, "{} bytes", page.len());
+    assert!(page.contains("<a href=\"../readme/long.html\">Read the whole README</a>"));
+    assert!(page.contains("Paragraph 1 ") && !page.contains("Paragraph 1499"));
+    assert!(read("readme/long.html").contains("Paragraph 1499"));
+    let before = site_files(&reg.root);
+    reg.ktra(&["site"]).success();
+    assert_same_site(
+        &before,
+        &site_files(&reg.root),
+        "`ktra site` with long lists",
+    );
+
+    // The newest version has three features: its page lists them all, and the other page goes.
+    reg.ktra(&["add", &narrow]).success();
+    assert!(!public.join("features/wide.html").exists());
+    assert!(!read("c/wide.html").contains("features/wide.html"));
+    let after = site_files(&reg.root);
+    reg.ktra(&["site"]).success();
+    assert_same_site(
+        &after,
+        &site_files(&reg.root),
+        "`ktra site` after the lists fit",
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! parallel. Metadata missing from the store (crates added before the site existed) is read
 //! from each crate's newest `.crate` file and stored.
 
-use super::{meta_store, page_key, views};
+use super::{crate_pages, meta_store, views};
 use crate::registry::Registry;
 use crate::site::view::{CrateSummary, Release};
 use crate::storage::Area;
@@ -18,9 +18,8 @@ pub struct SiteReport {
 
 struct Built {
     lower: String,
-    page_key: String,
-    /// The page, already in a temporary file: 20,000 pages are not held in memory.
-    html: tempfile::TempPath,
+    /// The crate's pages (key, temporary file): 20,000 pages are not held in memory.
+    pages: Vec<(String, tempfile::TempPath)>,
     summary: Option<CrateSummary>,
     releases: Vec<Release>,
     meta_bytes: Option<Vec<u8>>,
@@ -50,17 +49,20 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
             if meta_store::fill_featured(store, &entries, &mut meta)? {
                 meta_bytes = Some(meta.to_bytes());
             }
-            let Some(page) = views::crate_page(&site, &entries, &meta) else {
+            let files = crate_pages::render(&templates, &site, &name, &entries, &meta)?;
+            if files.write.is_empty() {
                 return Ok(None);
-            };
-            let mut tmp = store.temp_file()?;
-            std::io::Write::write_all(&mut tmp, templates.crate_page(&page)?.as_bytes())
-                .context("failed to write a temporary file")?;
-            let html = tmp.into_temp_path();
+            }
+            let mut pages = Vec::new();
+            for (key, html) in files.write {
+                let mut tmp = store.temp_file()?;
+                std::io::Write::write_all(&mut tmp, &html)
+                    .context("failed to write a temporary file")?;
+                pages.push((key, tmp.into_temp_path()));
+            }
             Ok(Some(Built {
                 lower: name.to_ascii_lowercase(),
-                page_key: page_key(&name),
-                html,
+                pages,
                 summary: views::summary(&entries, &meta),
                 releases: views::releases(&entries, &meta),
                 meta_bytes,
@@ -77,11 +79,13 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
     let mut recent = Vec::new();
     let mut pages = HashSet::new();
     for b in built {
-        batch.put_file(Area::Public, &b.page_key, b.html);
+        for (key, tmp) in b.pages {
+            pages.insert(key.clone());
+            batch.put_file(Area::Public, &key, tmp);
+        }
         if let Some(bytes) = &b.meta_bytes {
             meta.put(Area::State, &meta_store::key(&b.lower), bytes)?;
         }
-        pages.insert(b.page_key);
         summaries.extend(b.summary.map(|s| (b.lower, s)));
         recent.extend(b.releases);
     }
@@ -91,10 +95,12 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         crates: summaries.len(),
         pages: pages.len() + 4,
     };
-    // Pages of crates that are gone.
-    for key in store.walk(Area::Public, "c")? {
-        if !pages.contains(&key) {
-            store.remove(Area::Public, &key)?;
+    // Pages of crates that are gone (or that no longer need them).
+    for dir in crate_pages::DIRS {
+        for key in store.walk(Area::Public, dir)? {
+            if !pages.contains(&key) {
+                store.remove(Area::Public, &key)?;
+            }
         }
     }
     store.remove(Area::Public, "404.html")?;

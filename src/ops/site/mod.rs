@@ -4,6 +4,7 @@
 //! change or `ktra site` rewrites.
 
 mod crate_list;
+mod crate_pages;
 mod full;
 pub mod meta_store;
 mod views;
@@ -23,10 +24,6 @@ use rayon::prelude::*;
 /// Releases shown on the home page and in the feed.
 const RECENT: usize = 50;
 const RECENT_KEY: &str = "site/recent.json";
-
-pub fn page_key(name: &str) -> String {
-    format!("c/{name}.html")
-}
 
 pub fn site_info(reg: &Registry) -> SiteInfo {
     let mirror = crate::mirror::layout::exists(reg).then(|| MirrorInfo {
@@ -112,17 +109,11 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
             // The version shown changed to one whose README is not stored (a yank, a removal).
             let meta_bytes =
                 meta_store::fill_featured(store, &entries, &mut meta)?.then(|| meta.to_bytes());
-            let page = match views::crate_page(&site, &entries, &meta) {
-                Some(page) => Some((
-                    page_key(&page.name),
-                    templates.crate_page(&page)?.into_bytes(),
-                )),
-                None => None,
-            };
+            let files = crate_pages::render(&templates, &site, name, &entries, &meta)?;
             let summary = views::summary(&entries, &meta);
             Ok(Rendered {
                 name: name.clone(),
-                page,
+                files,
                 summary,
                 releases: views::releases(&entries, &meta),
                 meta_bytes,
@@ -141,9 +132,11 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
     for r in pages {
         recent.retain(|old| !old.name.eq_ignore_ascii_case(&r.name));
         recent.extend(r.releases);
-        match r.page {
-            Some((key, html)) => batch.put(Area::Public, &key, &html)?,
-            None => store.remove(Area::Public, &page_key(&r.name))?,
+        for (key, html) in &r.files.write {
+            batch.put(Area::Public, key, html)?;
+        }
+        for key in &r.files.absent {
+            store.remove(Area::Public, key)?;
         }
         list.set(reg, &r.name.to_ascii_lowercase(), r.summary)?;
     }
@@ -154,8 +147,7 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
 /// One changed crate, rendered.
 struct Rendered {
     name: String,
-    /// Key and HTML; `None` when the crate has no versions left.
-    page: Option<(String, Vec<u8>)>,
+    files: crate_pages::CrateFiles,
     summary: Option<CrateSummary>,
     releases: Vec<Release>,
     /// The crate's metadata, when reading its crate file completed it.

@@ -76,6 +76,8 @@ pub fn crate_page(name: &str, versions: usize) -> CratePage {
     win.rename = Some("winsys".into());
     win.registry = Some("https://github.com/rust-lang/crates.io-index".into());
     CratePage {
+        versions_total: versions.len(),
+        features_total: 3,
         site: site(),
         name: name.into(),
         version: versions
@@ -111,6 +113,8 @@ pub fn crate_page(name: &str, versions: usize) -> CratePage {
             },
         ],
         readme_html: Some("<h1 id=\"user-content-widgets\">Widgets</h1>\n<p>Hi.</p>\n".into()),
+        readme_cut: false,
+        readme_whole: None,
     }
 }
 

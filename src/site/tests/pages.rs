@@ -272,6 +272,49 @@ fn list_pages_link_crates_letters_and_their_letters_pages_and_the_home_page_link
         },
     ];
     let html = t.home(&h).unwrap();
-    assert!(html.contains("href=\"all/b.html\""), "{html}");
+    // The stylesheet puts the parentheses around a count.
+    assert!(
+        html.contains("href=\"all/b.html\">B <span class=\"count\">2</span></a>"),
+        "{html}"
+    );
     assert!(html.contains("3 crates"), "{html}");
+}
+
+#[test]
+fn long_lists_link_to_their_own_pages() {
+    let t = templates();
+    let mut page = crate_page("many", 120);
+    page.versions_total = 120;
+    page.versions.truncate(100);
+    page.features_total = 250;
+    let html = t.crate_page(&page).unwrap();
+    assert!(
+        html.contains("Versions <span class=\"count\">120</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"../versions/many.html\">All 120 versions</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"../features/many.html\">All 250 features</a>"),
+        "{html}"
+    );
+    // Lists that fit link nowhere else.
+    let short = crate_page("few", 3);
+    let html = t.crate_page(&short).unwrap();
+    assert!(
+        !html.contains("../versions/") && !html.contains("../features/"),
+        "{html}"
+    );
+
+    let all = crate_page("many", 120);
+    let html = t.versions_page(&all).unwrap();
+    assert!(
+        html.contains("id=\"v1.11.9\"") && html.contains("id=\"v1.0.0\""),
+        "{html}"
+    );
+    assert!(html.contains("href=\"../c/many.html\""), "{html}");
+    let html = t.features_page(&all).unwrap();
+    assert!(html.contains("<dt><code>serde</code></dt>"), "{html}");
 }

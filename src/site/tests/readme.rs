@@ -248,3 +248,51 @@ fn task_lists_become_marks() {
     assert!(html.contains("☑ done") && html.contains("☐ todo"), "{html}");
     assert!(!html.contains("<input"), "{html}");
 }
+
+#[test]
+fn long_readmes_are_cut_at_a_block_and_kept_whole_beside() {
+    use crate::site::render_readme_within;
+    let mut text = String::from("# Big\n\nSee [the docs][docs] first.\n\n");
+    for i in 0..400 {
+        text.push_str(&format!(
+            "Paragraph {i} says something at some length, again and again.\n\n"
+        ));
+    }
+    text.push_str("The end.\n\n[docs]: https://docs.acme.test/big\n");
+    let r = render_readme_within(&text, true, REPO, "", 4096);
+    let whole = r.whole.expect("cut");
+    assert!(
+        r.shown.len() <= 4096 && r.shown.len() > 3000,
+        "{}",
+        r.shown.len()
+    );
+    assert!(
+        r.shown.ends_with("</p>\n") && !r.shown.contains("The end."),
+        "{}",
+        r.shown
+    );
+    // A reference defined at the very end still resolves in the beginning.
+    assert!(
+        r.shown.contains("href=\"https://docs.acme.test/big\""),
+        "{}",
+        r.shown
+    );
+    assert!(whole.contains("Paragraph 399") && whole.contains("The end."));
+    // One block longer than the budget is shown rather than nothing.
+    let one = render_readme_within(&"word ".repeat(2000), true, REPO, "", 100);
+    assert!(one.shown.contains("word word") && one.whole.is_some());
+    // Short READMEs, and plain text, are whole or cut at a line.
+    assert!(
+        render_readme_within("# Hi\n", true, REPO, "", 4096)
+            .whole
+            .is_none()
+    );
+    let plain = "line\n".repeat(1000);
+    let cut = render_readme_within(&plain, false, None, "", 1000);
+    assert!(
+        cut.shown.len() < 1100 && cut.shown.ends_with("line\n</pre>"),
+        "{}",
+        cut.shown
+    );
+    assert_eq!(cut.whole.unwrap().matches("line").count(), 1000);
+}

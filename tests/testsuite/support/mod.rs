@@ -671,6 +671,7 @@ pub fn is_site_file(path: &str) -> bool {
     matches!(
         rel,
         "index.html" | "404.html" | "feed.xml" | "search-index.json"
-    ) || rel.starts_with("c/")
-        || rel.starts_with("static/")
+    ) || ["c/", "static/", "all/", "search/", "versions/", "features/"]
+        .iter()
+        .any(|dir| rel.starts_with(dir))
 }
