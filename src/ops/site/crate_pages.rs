@@ -2,12 +2,14 @@
 //! page lists, or a longer README than it holds, `versions/NAME.html`, `features/NAME.html`
 //! and `readme/NAME.html` with all of it.
 
-use super::meta_store::CrateMeta;
+use super::meta_store::{self, CrateMeta};
 use super::views;
 use crate::index::IndexPackage;
 use crate::site::Templates;
-use crate::site::view::SiteInfo;
-use anyhow::Result;
+use crate::site::view::{CrateSummary, Release, SiteInfo};
+use crate::storage::{Area, Store};
+use anyhow::{Context, Result};
+use tempfile::TempPath;
 
 pub fn page_key(name: &str) -> String {
     format!("c/{name}.html")
@@ -28,6 +30,55 @@ fn readme_key(name: &str) -> String {
 /// The folders of crate pages, for a full build's clean-up.
 pub const DIRS: [&str; 4] = ["c", "versions", "features", "readme"];
 
+/// One crate, rendered from its index file and metadata.
+pub struct Rendered {
+    /// As the index spells it (as asked for, when no version is left).
+    pub name: String,
+    /// Its pages, already in temporary files (a bulk change holds no pages in memory).
+    pub pages: Vec<(String, TempPath)>,
+    /// Keys of the pages it does not have.
+    pub absent: Vec<String>,
+    pub summary: Option<CrateSummary>,
+    pub releases: Vec<Release>,
+    /// Its metadata, when reading its crate file completed it (to be stored).
+    pub meta_bytes: Option<Vec<u8>>,
+}
+
+/// Renders the crate whose index file is `index_key` (`name` when it has no version left).
+pub fn render_crate(
+    store: &Store,
+    templates: &Templates,
+    site: &SiteInfo,
+    index_key: &str,
+    name: &str,
+) -> Result<Rendered> {
+    let bytes = store.read(Area::Public, index_key)?.unwrap_or_default();
+    let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
+    let entries = views::entries(&file);
+    let name = entries.first().map_or(name, |(_, e)| e.name.as_str());
+    let mut meta = meta_store::load(store, name)?;
+    // The version shown may be one whose README is not stored (after a yank or a removal, or
+    // for crates added before the site existed).
+    let meta_bytes =
+        meta_store::fill_featured(store, &entries, &mut meta)?.then(|| meta.to_bytes());
+    let files = render(templates, site, name, &entries, &meta)?;
+    let mut pages = Vec::with_capacity(files.write.len());
+    for (key, html) in files.write {
+        let mut tmp = store.temp_file()?;
+        std::io::Write::write_all(&mut tmp, &html)
+            .with_context(|| format!("failed to write a temporary file for `{key}`"))?;
+        pages.push((key, tmp.into_temp_path()));
+    }
+    Ok(Rendered {
+        name: name.to_owned(),
+        pages,
+        absent: files.absent,
+        summary: views::summary(&entries, &meta),
+        releases: views::releases(&entries, &meta),
+        meta_bytes,
+    })
+}
+
 /// A crate's pages, rendered.
 pub struct CrateFiles {
     /// (key, HTML) of each page the crate has.
@@ -36,7 +87,7 @@ pub struct CrateFiles {
     pub absent: Vec<String>,
 }
 
-pub fn render(
+fn render(
     templates: &Templates,
     site: &SiteInfo,
     name: &str,

@@ -16,7 +16,7 @@ pub use full::{SiteReport, build_all};
 
 use crate::registry::Registry;
 use crate::site::Templates;
-use crate::site::view::{CrateSummary, HomePage, MirrorInfo, Release, SiteInfo};
+use crate::site::view::{HomePage, MirrorInfo, Release, SiteInfo};
 use crate::storage::{Area, Batch};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -97,45 +97,21 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
     let mut list = crate_list::CrateList::open(reg)?;
     let mut recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
     let mut batch = store.batch().named("site").unsynced();
-    let pages: Vec<Rendered> = changed
+    let rendered: Vec<crate_pages::Rendered> = changed
         .par_iter()
-        .map(|name| -> Result<_> {
-            let bytes = store
-                .read(Area::Public, &crate::registry::keys::index(name))?
-                .unwrap_or_default();
-            let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
-            let entries = views::entries(&file);
-            let mut meta = meta_store::load(store, name)?;
-            // The version shown changed to one whose README is not stored (a yank, a removal).
-            let meta_bytes =
-                meta_store::fill_featured(store, &entries, &mut meta)?.then(|| meta.to_bytes());
-            let files = crate_pages::render(&templates, &site, name, &entries, &meta)?;
-            let summary = views::summary(&entries, &meta);
-            Ok(Rendered {
-                name: name.clone(),
-                files,
-                summary,
-                releases: views::releases(&entries, &meta),
-                meta_bytes,
-            })
+        .map(|name| {
+            let key = crate::registry::keys::index(name);
+            crate_pages::render_crate(store, &templates, &site, &key, name)
         })
         .collect::<Result<_>>()?;
-    // Metadata is source data, not derived: synced, in a batch of its own (rare: a yank or a
-    // removal changed the version shown).
-    let mut meta = store.batch().named("site-meta");
-    for r in &pages {
-        if let Some(bytes) = &r.meta_bytes {
-            meta.put(Area::State, &meta_store::key(&r.name), bytes)?;
-        }
-    }
-    meta.commit()?;
-    for r in pages {
+    store_completed_meta(store, &rendered)?;
+    for r in rendered {
         recent.retain(|old| !old.name.eq_ignore_ascii_case(&r.name));
         recent.extend(r.releases);
-        for (key, html) in &r.files.write {
-            batch.put(Area::Public, key, html)?;
+        for (key, tmp) in r.pages {
+            batch.put_file(Area::Public, &key, tmp);
         }
-        for key in &r.files.absent {
+        for key in &r.absent {
             store.remove(Area::Public, key)?;
         }
         list.set(reg, &r.name.to_ascii_lowercase(), r.summary)?;
@@ -144,14 +120,20 @@ fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
     batch.commit()
 }
 
-/// One changed crate, rendered.
-struct Rendered {
-    name: String,
-    files: crate_pages::CrateFiles,
-    summary: Option<CrateSummary>,
-    releases: Vec<Release>,
-    /// The crate's metadata, when reading its crate file completed it.
-    meta_bytes: Option<Vec<u8>>,
+/// Metadata that rendering completed from crate files is source data, not derived: synced, in
+/// a batch of its own, before any page (rare after the first build: a yank or a removal
+/// changed the version shown).
+fn store_completed_meta(
+    store: &crate::storage::Store,
+    rendered: &[crate_pages::Rendered],
+) -> Result<()> {
+    let mut meta = store.batch().named("site-meta");
+    for r in rendered {
+        if let Some(bytes) = &r.meta_bytes {
+            meta.put(Area::State, &meta_store::key(&r.name), bytes)?;
+        }
+    }
+    meta.commit().context("failed to store crate metadata")
 }
 
 /// Newest first. Releases of the same second (one `ktra add` of many files, an import, a
