@@ -5,8 +5,9 @@
 #      build of a registry made before the site existed (metadata back-filled from the .crate
 #      files) and later builds (metadata stored) are measured apart.
 #   2. the site part of one `ktra add`: ≤ 5 ms and independent of registry size (strace markers
-#      inside each add, see scripts/bench/site_run.py), plus the whole add's time against a ktra
-#      from before the site (issue 2's single-add numbers)
+#      inside each add, see scripts/bench/site_run.py) into registries of 1, 20,000 (bare and
+#      realistic) and 100,000 crates, plus the whole add's time against a ktra from before the
+#      site (issue 2's single-add numbers)
 #   3. crate page size ≤ 50 KB (median, p99, largest; a page with 50 versions and a 20 KB README)
 #   4. search-index.json ≤ 100 bytes a crate
 #   5. issue 2's bulk add of the real corpus vs the sha256sum + cp + sync floor, this ktra and the
@@ -35,7 +36,8 @@
 #                        nothing in bulk until the end; see SiteBench.discard in site_run.py
 #   SITE_SINGLE_RUNS     single-add rounds (default 30); SITE_DETAIL_RUNS phase traces (default 5)
 #   BENCH_RUNS           bulk add runs (default 5)
-#   BENCH_REBUILD=1      rebuild the cached bare registry; SITE_REBUILD_RICH=1 the realistic one
+#   BENCH_REBUILD=1      rebuild the cached bare registry; SITE_REBUILD_RICH=1 the realistic one;
+#                        SITE_REBUILD_WIDE=1 the 100,000-crate one (single adds only)
 #   SITE_KEEP=1          keep BENCH_DIR/site-work (the registry copies) afterwards
 #   KTRA_BIN=path        measure this ktra binary instead of building target/release/ktra
 set -euo pipefail
@@ -96,5 +98,6 @@ args=(--ktra "$ktra" --bench-dir "$BENCH_DIR" --corpus "${CORPUS:-$BENCH_DIR/cor
 [[ -n $baseline ]] && args+=(--baseline "$baseline" --baseline-label "$label")
 [[ ${BENCH_REBUILD:-0} == 1 ]] && args+=(--rebuild)
 [[ ${SITE_REBUILD_RICH:-0} == 1 ]] && args+=(--rebuild-rich)
+[[ ${SITE_REBUILD_WIDE:-0} == 1 ]] && args+=(--rebuild-wide)
 [[ ${SITE_KEEP:-0} == 1 ]] && args+=(--keep)
 PYTHONDONTWRITEBYTECODE=1 exec python3 scripts/bench/site_run.py "${args[@]}"

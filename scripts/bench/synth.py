@@ -83,9 +83,10 @@ def _write_chunk(args):
     return len(jobs)
 
 
-def write_registry_set(out_dir, n_crates, index_url, seed=1, workers=None):
-    """Writes n_crates x len(VERSIONS) files into out_dir; every other crate depends on another
-    synthetic crate of the same registry. Returns the list of crate names."""
+def write_registry_set(out_dir, n_crates, index_url, seed=1, workers=None, versions=VERSIONS,
+                       with_deps=True):
+    """Writes n_crates x len(versions) files into out_dir; with `with_deps`, every other crate
+    depends (`^1`) on another synthetic crate of the same registry. Returns the crate names."""
     from concurrent.futures import ProcessPoolExecutor
 
     os.makedirs(out_dir, exist_ok=True)
@@ -93,10 +94,10 @@ def write_registry_set(out_dir, n_crates, index_url, seed=1, workers=None):
     rng = random.Random(seed + 1)
     jobs = []
     for i, name in enumerate(names):
-        dep = names[rng.randrange(n_crates)] if i % 2 == 0 else None
+        dep = names[rng.randrange(n_crates)] if i % 2 == 0 and with_deps else None
         if dep == name:
             dep = None
-        for v in VERSIONS:
+        for v in versions:
             jobs.append((name, v, dep))
     chunks = [(out_dir, jobs[i : i + 5000], index_url) for i in range(0, len(jobs), 5000)]
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as ex:

@@ -212,28 +212,36 @@ pub async fn search(
 ) -> ApiResult {
     let reg = state.registry();
     super::auth::check_read(&reg, &headers)?;
-    let all = blocking(move || crate::ops::list::crates(&reg)).await?;
-    let want = crate::index::name::canonical(&query.q);
-    let mut hits: Vec<_> = all
-        .into_iter()
-        .filter(|c| crate::index::name::canonical(&c.name).contains(&want))
-        .collect();
-    hits.sort_by_key(|c| {
-        (
-            crate::index::name::canonical(&c.name) != want,
-            c.name.to_lowercase(),
-        )
-    });
+    let all = blocking(move || search_rows(&reg)).await?;
+    let hits = super::search::rank(all, &query.q);
     let total = hits.len();
     let per_page = query.per_page.unwrap_or(10).clamp(1, 100);
     let crates: Vec<Value> = hits
         .into_iter()
         .take(per_page)
-        .map(|c| json!({ "name": c.name, "max_version": c.latest, "description": null }))
+        .map(|c| json!({ "name": c.name, "max_version": c.version, "description": c.description }))
         .collect();
     Ok(Json(
         json!({ "crates": crates, "meta": { "total": total } }),
     ))
+}
+
+/// Every crate with its description and keywords, from the site's crate list; from the index
+/// files (names and versions only) when the site keeps none or is being rewritten.
+fn search_rows(reg: &crate::registry::Registry) -> anyhow::Result<Vec<super::search::Row>> {
+    use crate::ops::site::crate_list::CrateList;
+    if let Ok(Some(list)) = CrateList::stored(reg) {
+        return Ok(list.into_iter().map(super::search::Row::from).collect());
+    }
+    Ok(crate::ops::list::crates(reg)?
+        .into_iter()
+        .map(|c| super::search::Row {
+            name: c.name,
+            version: c.latest,
+            description: None,
+            keywords: Vec::new(),
+        })
+        .collect())
 }
 
 pub async fn me(State(state): State<Arc<AppState>>) -> String {

@@ -10,6 +10,7 @@ mod mirror;
 pub mod nginx;
 mod paths;
 mod publish_body;
+mod search;
 mod settings;
 
 use crate::printer::Printer;

@@ -621,10 +621,22 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
     .success();
     assert!(!listed.stdout.contains("bob"), "{}", listed.describe());
 
-    // Search.
+    // Search: names with their newest version and description; a word of a description
+    // finds the crate too.
     let found = cargo(&base, &["search", "--registry", "demo", "demo"], None).success();
     assert!(
         found.stdout.contains("demo-base = \"1.1.0\"") && found.stdout.contains("demo-sys"),
+        "{}",
+        found.describe()
+    );
+    assert!(
+        found.stdout.contains("# Demo crate for a ktra registry: a links crate"),
+        "{}",
+        found.describe()
+    );
+    let found = cargo(&base, &["search", "--registry", "demo", "links"], None).success();
+    assert!(
+        found.stdout.contains("demo-sys") && !found.stdout.contains("demo-base"),
         "{}",
         found.describe()
     );

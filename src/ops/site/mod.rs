@@ -3,7 +3,7 @@
 //! `ktra site`. Pages are derived data: a crash leaves at worst a stale page, which the next
 //! change or `ktra site` rewrites.
 
-mod crate_list;
+pub mod crate_list;
 mod crate_pages;
 mod full;
 pub mod meta_store;

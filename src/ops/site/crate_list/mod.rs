@@ -6,11 +6,13 @@
 
 use crate::registry::Registry;
 use crate::site::Templates;
-use crate::site::list_layout::{Layout, PageRef, split_points};
+use crate::site::list_layout::Layout;
 use crate::site::view::{CrateSummary, LetterLink, ListPage, PageLink, SiteInfo};
 use crate::storage::{Area, Batch};
 use anyhow::{Result, bail};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod upkeep;
 
 const LAYOUT: &str = "site/pages.json";
 
@@ -142,6 +144,16 @@ impl CrateList {
         out
     }
 
+    /// Every crate's summary as the site last wrote it, sorted by name; `None` when the site
+    /// keeps no list (a registry from before it). For the API's search: it reads one file
+    /// per list page instead of every index file.
+    pub fn stored(reg: &Registry) -> Result<Option<Vec<CrateSummary>>> {
+        if !Self::exists(reg) {
+            return Ok(None);
+        }
+        Self::open(reg)?.all(reg).map(Some)
+    }
+
     /// Every summary, sorted by name (loads every page: for small registries only).
     pub fn all(&mut self, reg: &Registry) -> Result<Vec<CrateSummary>> {
         let ids: Vec<String> = self
@@ -234,105 +246,6 @@ impl CrateList {
             number: i - range.start + 1,
             crates,
         }
-    }
-
-    /// Removes the pages left empty. When that is a letter's first page, the next page of the
-    /// letter becomes the first (and is renamed after the letter).
-    fn drop_empty_pages(&mut self, reg: &Registry) -> Result<()> {
-        while let Some(id) = self
-            .dirty
-            .iter()
-            .find(|id| self.loaded.get(*id).is_some_and(BTreeMap::is_empty))
-            .cloned()
-        {
-            self.forget(reg, &id)?;
-            let Some(i) = self.layout.index_of(&id) else {
-                continue;
-            };
-            let page = self.layout.pages.remove(i);
-            let next_is_same_letter = self
-                .layout
-                .pages
-                .get(i)
-                .is_some_and(|p| p.letter == page.letter);
-            if page.bound.is_none() && next_is_same_letter {
-                let old = self.layout.pages[i].id().to_owned();
-                let content = self.page(reg, &old)?.clone();
-                self.forget(reg, &old)?;
-                self.layout.pages[i].bound = None;
-                self.loaded.insert(page.letter.clone(), content);
-                self.dirty.insert(page.letter.clone());
-            }
-        }
-        Ok(())
-    }
-
-    /// A page's files are removed and it is no longer written.
-    fn forget(&mut self, reg: &Registry, id: &str) -> Result<()> {
-        reg.store.remove(Area::Public, &list_page_key(id))?;
-        reg.store.remove(Area::Public, &search_part_key(id))?;
-        reg.store.remove(Area::State, &summaries_key(id))?;
-        self.loaded.remove(id);
-        self.dirty.remove(id);
-        Ok(())
-    }
-
-    /// Cuts every page holding more than the most a page holds.
-    fn split_full_pages(&mut self) {
-        for id in self.dirty.clone() {
-            let Some(i) = self.layout.index_of(&id) else {
-                continue;
-            };
-            let cuts = split_points(self.loaded[&id].len());
-            if cuts.is_empty() {
-                continue;
-            }
-            let mut rest: Vec<(String, CrateSummary)> =
-                std::mem::take(self.loaded.get_mut(&id).expect("dirty pages are loaded"))
-                    .into_iter()
-                    .collect();
-            let letter = self.layout.pages[i].letter.clone();
-            for cut in cuts.iter().rev() {
-                let tail: Summaries = rest.split_off(*cut).into_iter().collect();
-                let bound = tail.keys().next().expect("a part is never empty").clone();
-                let mut page = PageRef::new(&letter, Some(bound.clone()));
-                page.count = tail.len();
-                self.layout.pages.insert(i + 1, page);
-                self.loaded.insert(bound.clone(), tail);
-                self.dirty.insert(bound);
-            }
-            self.layout.pages[i].count = rest.len();
-            self.loaded.insert(id, rest.into_iter().collect());
-        }
-    }
-
-    /// Every list page links every letter, and every page of its own letter: when the letters
-    /// or a letter's pages change, those pages are written again.
-    fn mark_pages_whose_links_changed(&mut self, reg: &Registry) -> Result<()> {
-        let ids = |l: &Layout, letter: Option<&str>| -> Vec<String> {
-            l.pages
-                .iter()
-                .filter(|p| letter.is_none_or(|x| p.letter == x))
-                .map(|p| p.id().to_owned())
-                .collect()
-        };
-        let stale: Vec<String> = if self.layout.letters() != self.before.letters() {
-            ids(&self.layout, None)
-        } else {
-            let mut out = Vec::new();
-            for letter in self.layout.letters() {
-                let now = ids(&self.layout, Some(&letter));
-                if now != ids(&self.before, Some(&letter)) {
-                    out.extend(now);
-                }
-            }
-            out
-        };
-        for id in stale {
-            self.page(reg, &id)?;
-            self.dirty.insert(id);
-        }
-        Ok(())
     }
 }
 
