@@ -26,6 +26,10 @@ impl PullThrough {
     /// Sets up the pull-through (and the mirror's `config.json`) for `reg`.
     pub fn new(reg: &Registry, upstream: &str, ttl: Duration) -> Result<Self> {
         if commit::write_config(reg)? {
+            // The home page shows the mirror's setup; written under the registry lock, like
+            // any change to the site.
+            let state = reg.store.path(Area::State, "");
+            let _lock = crate::storage::RegistryLock::acquire(&state, || {})?;
             crate::ops::site::update(reg, &[])?;
         }
         std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))

@@ -81,7 +81,7 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
             CrateSource::Bytes(bytes) => (run(bytes.as_slice(), sink, opts.max_size)?, None),
         }
     };
-    let mut entry = manifest::to_entry(&inspection.manifest, opts.identity)
+    let mut entry = manifest::to_entry_parsed(&inspection.doc, opts.identity)
         .context("failed to read the packaged `Cargo.toml`")?;
     CrateName::new(&entry.name).context("the crate name is not allowed")?;
     let expected = format!("{}-{}", entry.name, entry.vers);
@@ -114,7 +114,8 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         }
     }
     entry.cksum = inspection.cksum.clone();
-    let (meta, readme) = crate::package::meta::read(&inspection.manifest, &inspection.readmes);
+    let (meta, readme) =
+        crate::package::meta::read_parsed(inspection.doc.as_ref().ok(), &inspection.readmes);
     // The folder of its index file, made now so that the (slow) directory creation overlaps
     // the inspection of other crates. An empty folder changes nothing for cargo.
     let index_key = crate::registry::keys::index(&entry.name);
@@ -156,7 +157,7 @@ pub fn entry_of_file(
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
     let inspection = run(reader, std::io::sink(), None)
         .with_context(|| format!("failed to read `{}`", path.display()))?;
-    let mut entry = manifest::to_entry(&inspection.manifest, identity).with_context(|| {
+    let mut entry = manifest::to_entry_parsed(&inspection.doc, identity).with_context(|| {
         format!(
             "failed to read the packaged `Cargo.toml` of `{}`",
             path.display()

@@ -20,6 +20,8 @@ pub struct Inspection {
     pub root: String,
     /// Text of the packaged (normalized) `Cargo.toml`.
     pub manifest: String,
+    /// The same, parsed once for everything that reads it (or the parser's message).
+    pub doc: ParsedManifest,
     /// Files that may be the README (by name), with their bytes, for the site.
     pub readmes: Vec<(String, Vec<u8>)>,
 }
@@ -72,7 +74,7 @@ pub fn inspect<R: Read, W: Write>(
         return Err(ArchiveError::FileTooLarge(max));
     }
     drained?;
-    let (root, manifest, readmes) = walked?;
+    let (root, (manifest, doc), readmes) = walked?;
     tee.sink.flush()?;
     let cksum = format!("{:x}", tee.hasher.finalize());
     Ok(Inspection {
@@ -80,6 +82,7 @@ pub fn inspect<R: Read, W: Write>(
         size: tee.size,
         root,
         manifest,
+        doc,
         readmes,
     })
 }
@@ -99,14 +102,21 @@ fn is_readme_candidate(rest: &str, named: Option<&str>) -> bool {
     rest.matches('/').count() <= 3 && file.starts_with("readme")
 }
 
+/// A manifest as TOML, or why it is not.
+pub type ParsedManifest = Result<toml::Table, String>;
+
+/// Parses a manifest's text.
+pub fn parse_manifest(text: &str) -> ParsedManifest {
+    toml::from_str(text).map_err(|e| e.message().to_owned())
+}
+
 /// The `package.readme` path of a manifest (`None`: not a path, or unreadable).
-fn readme_path(manifest: &str) -> Option<String> {
-    let doc: toml::Table = toml::from_str(manifest).ok()?;
-    let path = doc.get("package")?.get("readme")?.as_str()?;
+fn readme_path(doc: &ParsedManifest) -> Option<String> {
+    let path = doc.as_ref().ok()?.get("package")?.get("readme")?.as_str()?;
     Some(path.trim_start_matches("./").to_owned())
 }
 
-type Walked = (String, String, Vec<(String, Vec<u8>)>);
+type Walked = (String, (String, ParsedManifest), Vec<(String, Vec<u8>)>);
 
 fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
     let gz = flate2::read::GzDecoder::new(src);
@@ -116,8 +126,8 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
     });
     let entries = archive.entries().map_err(not_tar)?;
     let mut root: Option<String> = None;
-    let mut manifest: Option<String> = None;
-    let mut legacy_manifest: Option<String> = None;
+    let mut manifest: Option<(String, ParsedManifest)> = None;
+    let mut legacy_manifest: Option<(String, ParsedManifest)> = None;
     let mut readmes = Vec::new();
     let mut readme_named: Option<String> = None;
     for entry in entries {
@@ -168,8 +178,9 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
             .take(MAX_MANIFEST)
             .read_to_string(&mut text)
             .map_err(|_| ArchiveError::BadManifest)?;
-        readme_named = readme_path(&text);
-        *slot = Some(text);
+        let doc = parse_manifest(&text);
+        readme_named = readme_path(&doc);
+        *slot = Some((text, doc));
     }
     let root = root.ok_or(ArchiveError::Empty)?;
     match manifest.or(legacy_manifest) {

@@ -43,8 +43,15 @@ pub enum ManifestError {
 /// The name and version a manifest declares, and the entry built from it (without `cksum`,
 /// which the caller fills from the file's bytes, and without `pubtime`).
 pub fn to_entry(text: &str, me: &RegistryIdentity) -> Result<IndexPackage, ManifestError> {
-    let doc: Table =
-        toml::from_str(text).map_err(|e| ManifestError::Toml(e.message().to_owned()))?;
+    to_entry_parsed(&super::archive::parse_manifest(text), me)
+}
+
+/// [`to_entry`] from a manifest already parsed.
+pub fn to_entry_parsed(
+    doc: &super::archive::ParsedManifest,
+    me: &RegistryIdentity,
+) -> Result<IndexPackage, ManifestError> {
+    let doc = doc.as_ref().map_err(|e| ManifestError::Toml(e.clone()))?;
     let package = doc
         .get("package")
         .or_else(|| doc.get("project"))
@@ -76,7 +83,7 @@ pub fn to_entry(text: &str, me: &RegistryIdentity) -> Result<IndexPackage, Manif
         .map(str::to_owned);
 
     let mut deps = Vec::new();
-    collect_deps(&doc, None, me, &mut deps)?;
+    collect_deps(doc, None, me, &mut deps)?;
     if let Some(targets) = doc.get("target").and_then(Value::as_table) {
         for (target, table) in targets {
             if let Some(table) = table.as_table() {
@@ -86,7 +93,7 @@ pub fn to_entry(text: &str, me: &RegistryIdentity) -> Result<IndexPackage, Manif
     }
     deps.sort_by(RegistryDependency::sort_key_cmp);
 
-    let all_features = read_features(&doc);
+    let all_features = read_features(doc);
     let (features, features2) = features::split(all_features);
     let has2 = !features2.is_empty();
     Ok(IndexPackage {

@@ -41,7 +41,15 @@ impl Readme {
 
 /// Reads the site's facts from a packaged manifest and the README candidates of its crate.
 pub fn read(manifest: &str, readmes: &[(String, Vec<u8>)]) -> (VersionMeta, Option<Readme>) {
-    let Ok(doc) = toml::from_str::<Table>(manifest) else {
+    read_parsed(toml::from_str::<Table>(manifest).ok().as_ref(), readmes)
+}
+
+/// [`read`] from a manifest already parsed (`None`: it does not parse).
+pub fn read_parsed(
+    doc: Option<&Table>,
+    readmes: &[(String, Vec<u8>)],
+) -> (VersionMeta, Option<Readme>) {
+    let Some(doc) = doc else {
         return (VersionMeta::default(), None);
     };
     let package = doc.get("package").and_then(Value::as_table);

@@ -33,7 +33,11 @@ pub fn rank(rows: Vec<Row>, query: &str) -> Vec<Row> {
         .filter_map(|row| {
             let name = canonical(&row.name);
             let keywords: Vec<String> = row.keywords.iter().map(|k| canonical(k)).collect();
-            let description = row.description.as_deref().map(canonical).unwrap_or_default();
+            let description = row
+                .description
+                .as_deref()
+                .map(canonical)
+                .unwrap_or_default();
             let matches = |w: &String| {
                 name.contains(w.as_str())
                     || keywords.iter().any(|k| k == w)

@@ -630,7 +630,9 @@ fn cargo_publishes_yanks_and_manages_owners_through_ktra_serve() {
         found.describe()
     );
     assert!(
-        found.stdout.contains("# Demo crate for a ktra registry: a links crate"),
+        found
+            .stdout
+            .contains("# Demo crate for a ktra registry: a links crate"),
         "{}",
         found.describe()
     );

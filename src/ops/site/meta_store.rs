@@ -125,7 +125,8 @@ pub fn fill_from_crate_file(
     let reader = std::io::BufReader::new(file);
     let inspection = crate::package::archive::inspect(reader, std::io::sink(), None)
         .with_context(|| format!("failed to read `{key}`"))?;
-    let (m, readme) = crate::package::meta::read(&inspection.manifest, &inspection.readmes);
+    let (m, readme) =
+        crate::package::meta::read_parsed(inspection.doc.as_ref().ok(), &inspection.readmes);
     meta.versions.insert(vers.to_owned(), m);
     meta.set_readme(vers, readme);
     Ok(true)
