@@ -33,6 +33,28 @@ pub struct Config {
     pub git: GitSettings,
     #[serde(default, skip_serializing_if = "MirrorSettings::is_default")]
     pub mirror: MirrorSettings,
+    #[serde(default, skip_serializing_if = "SiteSettings::is_default")]
+    pub site: SiteSettings,
+}
+
+/// The browsable site in `public/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SiteSettings {
+    /// Write the site (and the crate metadata it is made from) on every change.
+    pub enabled: bool,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+impl SiteSettings {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn default_max_crate_size() -> u64 {

@@ -25,6 +25,9 @@ pub struct InitArgs {
     /// Do not keep a git index.
     #[arg(long)]
     no_git: bool,
+    /// Do not write the browsable site (`[site] enabled = false`).
+    #[arg(long)]
+    no_site: bool,
 }
 
 pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
@@ -36,6 +39,7 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
             api: args.api,
             auth_required: args.auth_required,
             git: !args.no_git,
+            site: !args.no_site,
         },
     )?;
     ctx.printer.status(

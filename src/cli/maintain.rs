@@ -28,6 +28,14 @@ pub fn site(_: SiteArgs, ctx: &Context) -> Result<()> {
             )
         },
     )?;
+    if !ops::site::enabled(&reg) {
+        let removed = ops::site::remove_all(&reg)?;
+        ctx.printer.status(
+            "Removed",
+            format!("the site ({removed} files): it is turned off (`[site] enabled = false` in ktra.toml)"),
+        );
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let r = ops::site::build_all(&reg)?;
     ctx.printer.status(

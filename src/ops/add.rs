@@ -11,8 +11,6 @@ use crate::registry::{Registry, keys};
 use crate::storage::{Area, Journal, PendingCrate};
 use anyhow::{Context, Result, anyhow};
 use rayon::prelude::*;
-use std::collections::HashMap;
-use tempfile::TempPath;
 
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
@@ -164,21 +162,26 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     };
     writer.journal(&journal)?;
 
-    // 1. Crate files, durable before any index line points at them.
+    // The crate files, the crates' metadata and their new index files, staged: the index
+    // lines are built before anything is written, and the site is rendered from them while
+    // the change lands.
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    let mut ahead: HashMap<String, TempPath> = HashMap::new();
     let mut crates = reg.store.batch().named("crates");
+    let mut index = reg.store.batch().named("index");
+    let mut sources = Vec::with_capacity(plan.new.len());
+    let site = crate::ops::site::enabled(reg);
     for (crate_name, mut list) in plan.new {
-        let mut new_lines = Vec::with_capacity(list.len());
         let key = keys::index(&crate_name);
+        let mut file = plan.existing.remove(&key).unwrap_or_default();
         // The index file written ahead is right only for a new crate with one version.
-        if list.len() == 1
-            && plan.existing.get(&key).is_none_or(|f| f.is_empty())
-            && let Some(t) = list[0].index_temp.take()
-        {
-            ahead.insert(key, t);
-        }
-        let mut meta = crate::ops::site::meta_store::load(&reg.store, &crate_name)?;
+        let ahead = (list.len() == 1 && file.is_empty())
+            .then(|| list[0].index_temp.take())
+            .flatten();
+        let mut meta = match site {
+            true => crate::ops::site::meta_store::load(&reg.store, &crate_name)?,
+            false => Default::default(),
+        };
+        let mut new_lines = Vec::with_capacity(list.len());
         for p in list {
             let entry = p.entry;
             meta.record(&entry.vers, p.meta, p.readme);
@@ -190,43 +193,41 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             writer
                 .printer
                 .status("Adding", format!("{} v{}", entry.name, entry.vers));
-            new_lines.push(entry.to_line());
-        }
-        crates.put(
-            Area::State,
-            &crate::ops::site::meta_store::key(&crate_name),
-            &meta.to_bytes(),
-        )?;
-        lines.push((crate_name, new_lines));
-    }
-    crates.commit().context("failed to write the crate files")?;
-
-    // 2. Index files, dependencies first.
-    let mut index = reg.store.batch().named("index");
-    for (crate_name, new_lines) in &lines {
-        let key = keys::index(crate_name);
-        if let Some(t) = ahead.remove(&key) {
-            index.put_file(Area::Public, &key, t);
-            continue;
-        }
-        let mut file = plan.existing.remove(&key).unwrap_or_default();
-        for line in new_lines {
+            let line = entry.to_line();
             file.push(line.clone())
                 .context("failed to build an index line")?;
+            new_lines.push(line);
         }
-        index.put(Area::Public, &key, &file.to_bytes())?;
+        match ahead {
+            Some(t) => index.put_file(Area::Public, &key, t),
+            None => index.put(Area::Public, &key, &file.to_bytes())?,
+        }
+        if site {
+            crates.put(
+                Area::State,
+                &crate::ops::site::meta_store::key(&crate_name),
+                &meta.to_bytes(),
+            )?;
+            sources.push(crate::ops::site::CrateSource {
+                name: crate_name.clone(),
+                file,
+                meta,
+            });
+        }
+        lines.push((crate_name, new_lines));
     }
-    index.commit().context("failed to write the index files")?;
-
-    // 3. The git index.
     let message = commit_message(&lines);
-    writer.sync_git(&journal.index_files, &message)?;
-    writer.done()?;
 
-    // 4. The site (derived: a failure is reported but the crates are in).
-    let names: Vec<String> = lines.into_iter().map(|(n, _)| n).collect();
-    crate::ops::site::after_change(reg, &names, writer.printer);
-    Ok(())
+    // The site (derived: a failure is reported but the crates are in) alongside the change.
+    crate::ops::site::alongside(reg, sources, writer.printer, || {
+        // 1. Crate files, durable before any index line points at them.
+        crates.commit().context("failed to write the crate files")?;
+        // 2. Index files, dependencies first.
+        index.commit().context("failed to write the index files")?;
+        // 3. The git index.
+        writer.sync_git(&journal.index_files, &message)?;
+        writer.done()
+    })
 }
 
 fn commit_message(lines: &[(String, Vec<String>)]) -> String {

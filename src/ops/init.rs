@@ -14,6 +14,8 @@ pub struct InitOptions {
     pub api: Option<String>,
     pub auth_required: bool,
     pub git: bool,
+    /// Write the browsable site.
+    pub site: bool,
 }
 
 pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
@@ -39,6 +41,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
             remote: None,
         },
         mirror: Default::default(),
+        site: config::SiteSettings { enabled: opts.site },
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;

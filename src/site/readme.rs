@@ -207,13 +207,33 @@ fn sanitize(html: &str, base: Option<&str>, dir: &str) -> String {
         ])
         .add_generic_attributes(["id"])
         .link_rel(Some("nofollow noreferrer"))
-        .set_tag_attribute_value("img", "loading", "lazy")
-        .set_tag_attribute_value("img", "referrerpolicy", "no-referrer")
         .url_relative(ammonia::UrlRelative::Custom(Box::new(links::keep_fragment)))
         .attribute_filter(move |element, attribute, value| {
             links::filter_attribute(element, attribute, value, base.as_deref(), &dir)
         });
-    builder.clean(html).to_string()
+    lazy_images(&builder.clean(html).to_string())
+}
+
+/// Every image loads lazily and sends no referrer. Added after sanitising rather than with
+/// ammonia's `set_tag_attribute_value`, whose hash map writes the two attributes in a
+/// different order in each process (the same README must render to the same bytes). In
+/// sanitised HTML every `<img` starts a tag: a `<` in text is written as `&lt;`.
+fn lazy_images(html: &str) -> String {
+    const ADDED: &str = r#"<img loading="lazy" referrerpolicy="no-referrer""#;
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut rest = html;
+    while let Some(at) = rest.find("<img") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 4..];
+        if after.starts_with([' ', '>', '/']) {
+            out.push_str(ADDED);
+        } else {
+            out.push_str("<img");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Text for HTML element content and quoted attribute values.

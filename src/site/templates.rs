@@ -45,6 +45,9 @@ const PAGES: &[(&str, &str)] = &[
     ("feed.xml", include_str!("../../templates/site/feed.xml")),
 ];
 
+/// The `updated` time of a feed with no entries.
+const EMPTY_FEED_UPDATED: &str = "1970-01-01T00:00:00Z";
+
 /// Files copied as they are: (template name, path under `public/`, default content).
 const ASSETS: &[(&str, &str, &str)] = &[
     (
@@ -162,8 +165,10 @@ impl Templates {
             .collect();
         let mut site = site.clone();
         site.name = xml_chars(&site.name);
+        // Atom requires a time even for a feed without entries; a fixed one keeps the feed a
+        // function of the registry's content.
         let updated = releases.iter().map(|r| r.pubtime.as_str()).max();
-        let updated = updated.unwrap_or(&site.generated).to_owned();
+        let updated = updated.unwrap_or(EMPTY_FEED_UPDATED).to_owned();
         let ctx = context! { site, releases, updated };
         self.render("feed.xml", ctx)
             .with_context(|| format!("failed to render `feed.xml` for `{}`", site.name))

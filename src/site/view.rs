@@ -16,9 +16,6 @@ pub struct SiteInfo {
     pub auth_required: bool,
     /// The mirror's sparse URL and the source it replaces, when the tree has a mirror.
     pub mirror: Option<MirrorInfo>,
-    /// The day the page was generated: midnight UTC in RFC 3339 (not the second, so pages
-    /// rebuilt the same day are byte for byte the same).
-    pub generated: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

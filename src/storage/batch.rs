@@ -1,7 +1,8 @@
 //! A set of file writes made visible together: every new file is written to a temporary file
 //! in the private area, all of them are synced with one `syncfs`, then renamed into place in
-//! the order they were added. A crash leaves each file either old or new. The renames become
-//! durable with the next sync (the next batch's, or the one that ends the change).
+//! the order they were added, and files staged for removal are removed. A crash leaves each
+//! file either old or new. The renames become durable with the next sync (the next batch's,
+//! or the one that ends the change).
 
 use super::{Area, Store};
 use anyhow::{Context, Result};
@@ -14,8 +15,13 @@ use tempfile::TempPath;
 pub struct Batch<'a> {
     store: &'a Store,
     staged: Vec<(Area, String, TempPath)>,
+    /// Files left as they are because they already held what was put.
+    kept: Vec<(Area, String)>,
+    /// Files to remove after the renames.
+    removed: Vec<(Area, String)>,
     name: &'static str,
     sync: bool,
+    skip_unchanged: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -23,8 +29,11 @@ impl<'a> Batch<'a> {
         Self {
             store,
             staged: Vec::new(),
+            kept: Vec::new(),
+            removed: Vec::new(),
             name: "batch",
             sync: true,
+            skip_unchanged: false,
         }
     }
 
@@ -42,8 +51,21 @@ impl<'a> Batch<'a> {
         self
     }
 
+    /// Leaves a file that already holds what is put as it is (no new inode, no new mtime, so
+    /// `rsync`-style uploads and caches see no change): for derived files, where comparing
+    /// costs less than replacing.
+    pub fn skip_unchanged(mut self) -> Self {
+        self.skip_unchanged = true;
+        self
+    }
+
     /// Stages `bytes` to become `key`.
     pub fn put(&mut self, area: Area, key: &str, bytes: &[u8]) -> Result<()> {
+        if self.skip_unchanged && self.store.holds(area, key, bytes) {
+            self.keep(area, key);
+            return Ok(());
+        }
+        self.unremove(area, key);
         let mut tmp = self.store.temp_file()?;
         tmp.write_all(bytes)
             .with_context(|| format!("failed to write a temporary file for `{key}`"))?;
@@ -55,32 +77,52 @@ impl<'a> Batch<'a> {
 
     /// Stages an already written temporary file (from [`Store::temp_file`]) to become `key`.
     pub fn put_file(&mut self, area: Area, key: &str, tmp: TempPath) {
+        self.unremove(area, key);
         self.staged.push((area, key.to_owned(), tmp));
     }
 
-    /// The files staged so far.
+    /// Stages the removal of `key` (if it exists) for after the renames. The last word on a
+    /// key wins: a later put or keep cancels the removal.
+    pub fn remove(&mut self, area: Area, key: &str) {
+        self.removed.push((area, key.to_owned()));
+    }
+
+    fn unremove(&mut self, area: Area, key: &str) {
+        self.removed.retain(|(a, k)| !(*a == area && k == key));
+    }
+
+    /// Records `key` as written by this batch although it stays as it is (it already holds
+    /// its new content).
+    pub fn keep(&mut self, area: Area, key: &str) {
+        self.unremove(area, key);
+        self.kept.push((area, key.to_owned()));
+    }
+
+    /// The files staged or kept so far.
     pub fn keys(&self) -> Vec<(Area, String)> {
         self.staged
             .iter()
             .map(|(a, k, _)| (*a, k.clone()))
+            .chain(self.kept.iter().cloned())
             .collect()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.staged.is_empty()
+        self.staged.is_empty() && self.removed.is_empty()
     }
 
-    /// Syncs the staged data, then moves every file into place in order.
-    pub fn commit(self) -> Result<()> {
+    /// Syncs the staged data, moves every file into place in order, then removes the files
+    /// staged for removal.
+    pub fn commit(mut self) -> Result<()> {
         if self.staged.is_empty() {
-            return Ok(());
+            return self.remove_staged();
         }
         if self.sync {
             self.store.sync()?;
         }
         super::crash::point(&format!("{}-synced", self.name));
         let mut made: HashSet<PathBuf> = HashSet::new();
-        for (area, key, tmp) in self.staged {
+        for (area, key, tmp) in std::mem::take(&mut self.staged) {
             let target = self.store.path(area, &key);
             if let Some(parent) = target.parent()
                 && !made.contains(parent)
@@ -93,6 +135,13 @@ impl<'a> Batch<'a> {
                 format!("failed to move a new file into `{}`", target.display())
             })?;
             super::crash::point(&format!("{}-partial", self.name));
+        }
+        self.remove_staged()
+    }
+
+    fn remove_staged(&self) -> Result<()> {
+        for (area, key) in &self.removed {
+            self.store.remove(*area, key)?;
         }
         Ok(())
     }

@@ -90,6 +90,14 @@ impl Store {
         }
     }
 
+    /// Whether `key` holds exactly `bytes` (the size is compared first, so a changed file
+    /// usually costs one `stat`). An unreadable file holds nothing.
+    pub fn holds(&self, area: Area, key: &str, bytes: &[u8]) -> bool {
+        let path = self.path(area, key);
+        let same_size = fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        same_size && fs::read(&path).is_ok_and(|old| old == bytes)
+    }
+
     pub fn exists(&self, area: Area, key: &str) -> bool {
         self.path(area, key).exists()
     }

@@ -18,6 +18,7 @@ fn registry(dir: &std::path::Path) -> Registry {
             api: None,
             auth_required: false,
             git: false,
+            site: true,
         },
     )
     .unwrap()

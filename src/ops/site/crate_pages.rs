@@ -4,7 +4,7 @@
 
 use super::meta_store::{self, CrateMeta};
 use super::views;
-use crate::index::IndexPackage;
+use crate::index::{IndexFile, IndexPackage};
 use crate::site::Templates;
 use crate::site::view::{CrateSummary, Release, SiteInfo};
 use crate::storage::{Area, Store};
@@ -30,12 +30,23 @@ fn readme_key(name: &str) -> String {
 /// The folders of crate pages, for a full build's clean-up.
 pub const DIRS: [&str; 4] = ["c", "versions", "features", "readme"];
 
+/// Stages a crate's pages in `batch` (a page that holds what was rendered is kept).
+pub fn stage(batch: &mut crate::storage::Batch<'_>, pages: Vec<(String, Option<TempPath>)>) {
+    for (key, tmp) in pages {
+        match tmp {
+            Some(tmp) => batch.put_file(Area::Public, &key, tmp),
+            None => batch.keep(Area::Public, &key),
+        }
+    }
+}
+
 /// One crate, rendered from its index file and metadata.
 pub struct Rendered {
     /// As the index spells it (as asked for, when no version is left).
     pub name: String,
-    /// Its pages, already in temporary files (a bulk change holds no pages in memory).
-    pub pages: Vec<(String, TempPath)>,
+    /// Its pages, already in temporary files (a bulk change holds no pages in memory); `None`
+    /// for a page that already holds what was rendered.
+    pub pages: Vec<(String, Option<TempPath>)>,
     /// Keys of the pages it does not have.
     pub absent: Vec<String>,
     pub summary: Option<CrateSummary>,
@@ -44,19 +55,46 @@ pub struct Rendered {
     pub meta_bytes: Option<Vec<u8>>,
 }
 
-/// Renders the crate whose index file is `index_key` (`name` when it has no version left).
+/// What a crate's pages are made from: its index file and its metadata.
+pub struct CrateSource {
+    /// As the index spells it (as asked for, when no version is left).
+    pub name: String,
+    pub file: IndexFile,
+    pub meta: CrateMeta,
+}
+
+impl CrateSource {
+    /// The crate whose index file is `index_key`, as stored (`name` when it has no version
+    /// left).
+    pub fn load(store: &Store, index_key: &str, name: &str) -> Result<Self> {
+        let bytes = store.read(Area::Public, index_key)?.unwrap_or_default();
+        let file = IndexFile::parse(&bytes).unwrap_or_default();
+        let name = match file.lines.first() {
+            Some(line) => serde_json::from_str::<IndexPackage>(&line.raw)
+                .map_or_else(|_| name.to_owned(), |e| e.name),
+            None => name.to_owned(),
+        };
+        let meta = meta_store::load(store, &name)?;
+        Ok(Self { name, file, meta })
+    }
+}
+
+/// Renders one crate's pages into temporary files.
 pub fn render_crate(
     store: &Store,
     templates: &Templates,
     site: &SiteInfo,
-    index_key: &str,
-    name: &str,
+    source: CrateSource,
 ) -> Result<Rendered> {
-    let bytes = store.read(Area::Public, index_key)?.unwrap_or_default();
-    let file = crate::index::IndexFile::parse(&bytes).unwrap_or_default();
+    let CrateSource {
+        name,
+        file,
+        mut meta,
+    } = source;
     let entries = views::entries(&file);
-    let name = entries.first().map_or(name, |(_, e)| e.name.as_str());
-    let mut meta = meta_store::load(store, name)?;
+    let name = entries
+        .first()
+        .map_or(name.as_str(), |(_, e)| e.name.as_str());
     // The version shown may be one whose README is not stored (after a yank or a removal, or
     // for crates added before the site existed).
     let meta_bytes =
@@ -64,10 +102,14 @@ pub fn render_crate(
     let files = render(templates, site, name, &entries, &meta)?;
     let mut pages = Vec::with_capacity(files.write.len());
     for (key, html) in files.write {
+        if store.holds(Area::Public, &key, &html) {
+            pages.push((key, None));
+            continue;
+        }
         let mut tmp = store.temp_file()?;
         std::io::Write::write_all(&mut tmp, &html)
             .with_context(|| format!("failed to write a temporary file for `{key}`"))?;
-        pages.push((key, tmp.into_temp_path()));
+        pages.push((key, Some(tmp.into_temp_path())));
     }
     Ok(Rendered {
         name: name.to_owned(),

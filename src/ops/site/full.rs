@@ -24,21 +24,26 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         .into_iter()
         .filter(|k| k != crate::registry::keys::CONFIG_JSON)
         .collect();
-    let rendered: Vec<crate_pages::Rendered> = keys
+    let mut rendered: Vec<crate_pages::Rendered> = keys
         .par_iter()
-        .map(|key| crate_pages::render_crate(store, &templates, &site, key, ""))
+        .map(|key| {
+            let source = crate_pages::CrateSource::load(store, key, "")?;
+            crate_pages::render_crate(store, &templates, &site, source)
+        })
         .filter(|r| r.as_ref().map_or(true, |r| r.summary.is_some()))
         .collect::<Result<_>>()?;
-    super::store_completed_meta(store, &rendered)?;
-    let mut batch = store.batch().named("site").unsynced();
+    let completed: Vec<(String, Vec<u8>)> = rendered
+        .iter_mut()
+        .filter_map(|r| Some((r.name.clone(), r.meta_bytes.take()?)))
+        .collect();
+    super::update::store_completed_meta(store, &completed)?;
+    let mut batch = store.batch().named("site").unsynced().skip_unchanged();
     let mut summaries = BTreeMap::new();
     let mut recent = Vec::new();
     let mut pages = HashSet::new();
     for r in rendered {
-        for (key, tmp) in r.pages {
-            pages.insert(key.clone());
-            batch.put_file(Area::Public, &key, tmp);
-        }
+        pages.extend(r.pages.iter().map(|(key, _)| key.clone()));
+        crate_pages::stage(&mut batch, r.pages);
         summaries.extend(r.summary.map(|s| (r.name.to_ascii_lowercase(), s)));
         recent.extend(r.releases);
     }
@@ -55,9 +60,8 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
             }
         }
     }
-    store.remove(Area::Public, "404.html")?;
     let mut list = super::crate_list::CrateList::from_all(reg, summaries);
-    super::write_shared(reg, &templates, &site, &mut list, recent, &mut batch)?;
+    super::write_shared(reg, &templates, &site, &mut list, recent, &mut batch, true)?;
     // Whatever else is in the list's folders: pages the layout no longer has, and the state of
     // older layouts.
     let keep: HashSet<(Area, String)> = batch.keys().into_iter().collect();
@@ -74,4 +78,38 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
     }
     batch.commit().context("failed to write the site")?;
     Ok(report)
+}
+
+/// Files of the site at the top of `public/`, besides the folders of pages.
+const TOP_FILES: [&str; 4] = ["index.html", "404.html", "feed.xml", "search-index.json"];
+/// Folders of the site in `public/` besides the crates' pages.
+const SHARED_DIRS: [&str; 3] = ["all", "search", "static"];
+
+/// Removes the whole site (for a registry whose site was turned off) and its state, keeping
+/// the crate metadata store; how many files went.
+pub fn remove_all(reg: &Registry) -> Result<usize> {
+    let store = &reg.store;
+    let mut keys: Vec<(Area, String)> = TOP_FILES
+        .iter()
+        .filter(|key| store.exists(Area::Public, key))
+        .map(|key| (Area::Public, (*key).to_owned()))
+        .collect();
+    for dir in crate_pages::DIRS.iter().chain(&SHARED_DIRS) {
+        keys.extend(
+            store
+                .walk(Area::Public, dir)?
+                .into_iter()
+                .map(|k| (Area::Public, k)),
+        );
+    }
+    keys.extend(
+        store
+            .walk(Area::State, "site")?
+            .into_iter()
+            .map(|k| (Area::State, k)),
+    );
+    for (area, key) in &keys {
+        store.remove(*area, key)?;
+    }
+    Ok(keys.len())
 }

@@ -1,25 +1,26 @@
 //! Writing the browsable site into `public/`: after every change only the pages it affects
 //! (the crate's page, the home page, the search index, the feed), and all of it with
 //! `ktra site`. Pages are derived data: a crash leaves at worst a stale page, which the next
-//! change or `ktra site` rewrites.
+//! change or `ktra site` rewrites. With `[site] enabled = false` none of it is written.
 
 pub mod crate_list;
 mod crate_pages;
 mod full;
 pub mod meta_store;
+mod update;
 mod views;
 
 #[cfg(test)]
 mod crate_list_tests;
 
-pub use full::{SiteReport, build_all};
+pub use crate_pages::CrateSource;
+pub use full::{SiteReport, build_all, remove_all};
 
-use crate::registry::Registry;
+use crate::registry::{Registry, keys};
 use crate::site::Templates;
 use crate::site::view::{HomePage, MirrorInfo, Release, SiteInfo};
 use crate::storage::{Area, Batch};
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 
 /// Releases shown on the home page and in the feed.
 const RECENT: usize = 50;
@@ -45,15 +46,7 @@ pub fn site_info(reg: &Registry) -> SiteInfo {
         sparse_url: reg.sparse_url(),
         auth_required: reg.config.auth_required,
         mirror,
-        generated: today(),
     }
-}
-
-/// Midnight UTC of today in RFC 3339: pages say the day they were made (the footer shows no
-/// more), so rebuilding them the same day writes the same bytes.
-fn today() -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    format!("{}T00:00:00Z", &now[..10])
 }
 
 pub fn templates(reg: &Registry) -> Result<Templates> {
@@ -68,8 +61,22 @@ pub fn after_change(reg: &Registry, changed: &[String], printer: crate::printer:
     }
 }
 
+/// Whether the registry keeps a site (`[site] enabled` in `ktra.toml`, on unless turned off).
+pub fn enabled(reg: &Registry) -> bool {
+    reg.config.site.enabled
+}
+
+/// A change made while the site is off leaves it behind: its state goes, so that the first
+/// change after the site is turned on again builds all of it.
+fn forget_state(reg: &Registry) -> Result<()> {
+    reg.store.remove(Area::State, RECENT_KEY)
+}
+
 /// [`build_all`] after a change that has landed, failures as warnings.
 pub fn rebuild_after_change(reg: &Registry, printer: crate::printer::Printer) {
+    if !enabled(reg) {
+        return;
+    }
     if let Err(e) = build_all(reg) {
         printer.warn(format!("failed to rebuild the site: {e:#}"));
     }
@@ -78,62 +85,67 @@ pub fn rebuild_after_change(reg: &Registry, printer: crate::printer::Printer) {
 /// Rewrites the pages of the crates named (a page disappears with its last version), the
 /// home page, the search index and the feed.
 pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
+    if !enabled(reg) {
+        return forget_state(reg);
+    }
     // The site's own state is written without a sync: after a crash it may be damaged, and
     // then the whole site is rebuilt from the index and the metadata store.
-    update_inner(reg, changed)
+    let incremental = || -> Result<()> {
+        if !update::possible(reg) {
+            return build_all(reg).map(drop);
+        }
+        let sources = changed
+            .iter()
+            .map(|name| CrateSource::load(&reg.store, &keys::index(name), name))
+            .collect::<Result<Vec<_>>>()?;
+        update::prepare(reg, sources)?.commit()
+    };
+    incremental()
         .or_else(|_| build_all(reg).map(drop))
         .context("failed to update the site (run `ktra site` to rebuild it)")
 }
 
-fn update_inner(reg: &Registry, changed: &[String]) -> Result<()> {
-    let store = &reg.store;
-    if !store.exists(Area::State, RECENT_KEY) || !crate_list::CrateList::exists(reg) {
-        // No site yet (a registry made before it existed), or one from before the crate list
-        // was kept in pages: build all of it once.
-        return build_all(reg).map(drop);
-    }
-    let templates = templates(reg)?;
-    let site = site_info(reg);
-    let mut list = crate_list::CrateList::open(reg)?;
-    let mut recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
-    let mut batch = store.batch().named("site").unsynced();
-    let rendered: Vec<crate_pages::Rendered> = changed
-        .par_iter()
-        .map(|name| {
-            let key = crate::registry::keys::index(name);
-            crate_pages::render_crate(store, &templates, &site, &key, name)
-        })
-        .collect::<Result<_>>()?;
-    store_completed_meta(store, &rendered)?;
-    for r in rendered {
-        recent.retain(|old| !old.name.eq_ignore_ascii_case(&r.name));
-        recent.extend(r.releases);
-        for (key, tmp) in r.pages {
-            batch.put_file(Area::Public, &key, tmp);
+/// Runs `land`, the change whose crates' new index files and metadata are `sources`, and
+/// updates the site for it: the pages are rendered on another thread while `land` makes the
+/// change durable, and moved into place once it has. A failure of the site is a warning (the
+/// change has landed); a failure of `land` discards the rendered pages.
+pub fn alongside<T>(
+    reg: &Registry,
+    sources: Vec<CrateSource>,
+    printer: crate::printer::Printer,
+    land: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if !enabled(reg) {
+        let landed = land()?;
+        if let Err(e) = forget_state(reg) {
+            printer.warn(format!("{e:#}"));
         }
-        for key in &r.absent {
-            store.remove(Area::Public, key)?;
-        }
-        list.set(reg, &r.name.to_ascii_lowercase(), r.summary)?;
+        return Ok(landed);
     }
-    write_shared(reg, &templates, &site, &mut list, recent, &mut batch)?;
-    batch.commit()
-}
-
-/// Metadata that rendering completed from crate files is source data, not derived: synced, in
-/// a batch of its own, before any page (rare after the first build: a yank or a removal
-/// changed the version shown).
-fn store_completed_meta(
-    store: &crate::storage::Store,
-    rendered: &[crate_pages::Rendered],
-) -> Result<()> {
-    let mut meta = store.batch().named("site-meta");
-    for r in rendered {
-        if let Some(bytes) = &r.meta_bytes {
-            meta.put(Area::State, &meta_store::key(&r.name), bytes)?;
-        }
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    if !update::possible(reg) {
+        let landed = land()?;
+        after_change(reg, &names, printer);
+        return Ok(landed);
     }
-    meta.commit().context("failed to store crate metadata")
+    std::thread::scope(|scope| {
+        let rendering = scope.spawn(|| update::prepare(reg, sources));
+        let landed = land();
+        let prepared = rendering.join();
+        let landed = landed?;
+        match prepared {
+            Ok(Ok(prepared)) => {
+                if let Err(e) = prepared.commit() {
+                    printer.warn(format!("failed to update the site: {e:#}"));
+                    after_change(reg, &names, printer);
+                }
+            }
+            // Rendered from the state before the change (a damaged site state, say): once
+            // more from what landed, with the full rebuild as the last resort.
+            _ => after_change(reg, &names, printer),
+        }
+        Ok(landed)
+    })
 }
 
 /// Newest first. Releases of the same second (one `ktra add` of many files, an import, a
@@ -160,7 +172,7 @@ fn sort_recent(recent: &mut [Release]) {
 const HOME_LIST: usize = 300;
 
 /// The pages every change touches: the changed crates' list pages and search parts, home,
-/// search manifest, feed; the assets and 404 page when missing.
+/// search manifest, feed; the assets and 404 page when missing or `with_assets`.
 fn write_shared(
     reg: &Registry,
     templates: &Templates,
@@ -168,6 +180,7 @@ fn write_shared(
     list: &mut crate_list::CrateList,
     mut recent: Vec<Release>,
     batch: &mut Batch<'_>,
+    with_assets: bool,
 ) -> Result<()> {
     sort_recent(&mut recent);
     recent.truncate(RECENT);
@@ -197,7 +210,7 @@ fn write_shared(
         "index.html",
         templates.home(&home)?.as_bytes(),
     )?;
-    if !reg.store.exists(Area::Public, "404.html") {
+    if with_assets || !reg.store.exists(Area::Public, "404.html") {
         batch.put(
             Area::Public,
             "404.html",

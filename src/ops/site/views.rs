@@ -207,7 +207,6 @@ mod tests {
             sparse_url: "sparse+http://127.0.0.1:1/index/".into(),
             auth_required: false,
             mirror: None,
-            generated: String::new(),
         };
         let file = index_file(VERSIONS_SHOWN + 5, FEATURES_SHOWN + 10);
         let page = crate_page(&site, &entries(&file), &CrateMeta::default()).unwrap();

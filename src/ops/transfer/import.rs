@@ -111,6 +111,7 @@ pub fn import(
                     api: None,
                     auth_required: false,
                     git: true,
+                    site: true,
                 },
             )
             .context("failed to create the registry")?;

@@ -14,7 +14,6 @@ fn hostile_site() -> SiteInfo {
     s.name = evil("reg");
     s.url = evil("https://h.test/");
     s.sparse_url = evil("sparse+");
-    s.generated = evil("2025");
     s.auth_required = true;
     s.mirror = Some(MirrorInfo {
         sparse_url: evil("m"),

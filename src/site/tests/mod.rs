@@ -17,7 +17,6 @@ pub fn site() -> SiteInfo {
         sparse_url: "sparse+https://crates.acme.test/reg/index/".into(),
         auth_required: false,
         mirror: None,
-        generated: "2025-03-04T05:06:07Z".into(),
     }
 }
 

@@ -194,7 +194,6 @@ fn empty_fields_render() {
     page.version = String::new();
     page.site.name = String::new();
     page.site.url = String::new();
-    page.site.generated = String::new();
     let t = templates();
     t.crate_page(&page).unwrap();
     t.home(&HomePage {

@@ -296,3 +296,17 @@ fn long_readmes_are_cut_at_a_block_and_kept_whole_beside() {
     );
     assert_eq!(cut.whole.unwrap().matches("line").count(), 1000);
 }
+
+#[test]
+fn the_same_readme_renders_to_the_same_bytes() {
+    // Each sanitiser gets fresh hash keys; attribute order must not depend on them.
+    let text = "![a](https://img.test/a.png) <img src=\"https://img.test/b.png\" loading=\"eager\">\n\n\
+        `<img src=x>` and <imgx> text";
+    let first = md(text);
+    for _ in 0..20 {
+        assert_eq!(md(text), first);
+    }
+    assert_eq!(first.matches("loading=\"lazy\"").count(), 2, "{first}");
+    assert!(!first.contains("eager"), "{first}");
+    assert!(first.contains("<code>&lt;img src=x&gt;</code>"), "{first}");
+}

@@ -671,7 +671,15 @@ pub fn is_site_file(path: &str) -> bool {
     matches!(
         rel,
         "index.html" | "404.html" | "feed.xml" | "search-index.json"
-    ) || ["c/", "static/", "all/", "search/", "versions/", "features/"]
-        .iter()
-        .any(|dir| rel.starts_with(dir))
+    ) || [
+        "c/",
+        "static/",
+        "all/",
+        "search/",
+        "versions/",
+        "features/",
+        "readme/",
+    ]
+    .iter()
+    .any(|dir| rel.starts_with(dir))
 }

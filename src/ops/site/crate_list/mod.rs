@@ -145,10 +145,10 @@ impl CrateList {
     }
 
     /// Every crate's summary as the site last wrote it, sorted by name; `None` when the site
-    /// keeps no list (a registry from before it). For the API's search: it reads one file
-    /// per list page instead of every index file.
+    /// keeps no list (a registry from before it, or whose site is turned off). For the API's
+    /// search: it reads one file per list page instead of every index file.
     pub fn stored(reg: &Registry) -> Result<Option<Vec<CrateSummary>>> {
-        if !Self::exists(reg) {
+        if !super::enabled(reg) || !Self::exists(reg) {
             return Ok(None);
         }
         Self::open(reg)?.all(reg).map(Some)
@@ -191,7 +191,7 @@ impl CrateList {
         site: &SiteInfo,
         batch: &mut Batch<'_>,
     ) -> Result<()> {
-        self.drop_empty_pages(reg)?;
+        self.drop_empty_pages(reg, batch)?;
         self.split_full_pages();
         self.mark_pages_whose_links_changed(reg)?;
         let letters = self.layout.letters();

@@ -6,21 +6,21 @@ use super::{CrateList, Summaries, list_page_key, search_part_key, summaries_key}
 use crate::registry::Registry;
 use crate::site::list_layout::{Layout, PageRef, split_points};
 use crate::site::view::CrateSummary;
-use crate::storage::Area;
+use crate::storage::{Area, Batch};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
 impl CrateList {
     /// Removes the pages left empty. When that is a letter's first page, the next page of the
     /// letter becomes the first (and is renamed after the letter).
-    pub(super) fn drop_empty_pages(&mut self, reg: &Registry) -> Result<()> {
+    pub(super) fn drop_empty_pages(&mut self, reg: &Registry, batch: &mut Batch<'_>) -> Result<()> {
         while let Some(id) = self
             .dirty
             .iter()
             .find(|id| self.loaded.get(*id).is_some_and(BTreeMap::is_empty))
             .cloned()
         {
-            self.forget(reg, &id)?;
+            self.forget(&id, batch);
             let Some(i) = self.layout.index_of(&id) else {
                 continue;
             };
@@ -33,7 +33,7 @@ impl CrateList {
             if page.bound.is_none() && next_is_same_letter {
                 let old = self.layout.pages[i].id().to_owned();
                 let content = self.page(reg, &old)?.clone();
-                self.forget(reg, &old)?;
+                self.forget(&old, batch);
                 self.layout.pages[i].bound = None;
                 self.loaded.insert(page.letter.clone(), content);
                 self.dirty.insert(page.letter.clone());
@@ -42,14 +42,13 @@ impl CrateList {
         Ok(())
     }
 
-    /// A page's files are removed and it is no longer written.
-    fn forget(&mut self, reg: &Registry, id: &str) -> Result<()> {
-        reg.store.remove(Area::Public, &list_page_key(id))?;
-        reg.store.remove(Area::Public, &search_part_key(id))?;
-        reg.store.remove(Area::State, &summaries_key(id))?;
+    /// A page's files go with the batch and it is no longer written.
+    fn forget(&mut self, id: &str, batch: &mut Batch<'_>) {
+        batch.remove(Area::Public, &list_page_key(id));
+        batch.remove(Area::Public, &search_part_key(id));
+        batch.remove(Area::State, &summaries_key(id));
         self.loaded.remove(id);
         self.dirty.remove(id);
-        Ok(())
     }
 
     /// Cuts every page holding more than the most a page holds.
