@@ -4,14 +4,14 @@
 #   1. `ktra site` (full build) of 20,000 crates / 100,000 versions: ≤ 10 s; peak RSS. The first
 #      build of a registry made before the site existed (metadata back-filled from the .crate
 #      files) and later builds (metadata stored) are measured apart.
-#   2. the site part of one `ktra add`: ≤ 5 ms and independent of registry size (strace markers
-#      inside each add, see scripts/bench/site_run.py) into registries of 1, 20,000 (bare and
-#      realistic) and 100,000 crates, plus the whole add's time against a ktra from before the
-#      site (issue 2's single-add numbers)
+#   2. the site's cost in one `ktra add`: ≤ 5 ms and independent of registry size: the same add
+#      into the registry and into a twin with `[site] enabled = false`, interleaved, in
+#      registries of 1, 20,000 (bare and realistic) and 100,000 crates; and the whole add's
+#      time against a ktra from before the site (issue 2's single-add numbers)
 #   3. crate page size ≤ 50 KB (median, p99, largest; a page with 50 versions and a 20 KB README)
 #   4. search-index.json ≤ 100 bytes a crate
-#   5. issue 2's bulk add of the real corpus vs the sha256sum + cp + sync floor, this ktra and the
-#      pre-site one (when a corpus is there)
+#   5. issue 2's bulk add of the real corpus vs the sha256sum + cp + sync floor, this ktra (with
+#      and without its site) and the pre-site one (when a corpus is there)
 # on two 20,000-crate registries: a copy of scripts/bench.sh's cached synthetic registry (bare
 # manifests, built the same way if missing) and a realistic one (descriptions, keywords, READMEs;
 # scripts/bench/synth_rich.py), built once and cached in BENCH_DIR. Prints a markdown table and
@@ -21,7 +21,7 @@
 #
 #   scripts/bench-site.sh
 #
-# Needs python3, strace and /usr/bin/time.
+# Needs python3 and /usr/bin/time.
 # Environment:
 #   BENCH_DIR            cache and scratch folder (default /tmp/ktra-bench)
 #   CORPUS               corpus folder for the bulk add (default BENCH_DIR/corpus, as made by
@@ -34,7 +34,7 @@
 #                        journal (as on this machine) ext4 avoids reusing inodes freed in the last
 #                        minutes, so file creation is slow after mass deletion: the script deletes
 #                        nothing in bulk until the end; see SiteBench.discard in site_run.py
-#   SITE_SINGLE_RUNS     single-add rounds (default 30); SITE_DETAIL_RUNS phase traces (default 5)
+#   SITE_SINGLE_RUNS     single-add rounds (default 30)
 #   BENCH_RUNS           bulk add runs (default 5)
 #   BENCH_REBUILD=1      rebuild the cached bare registry; SITE_REBUILD_RICH=1 the realistic one;
 #                        SITE_REBUILD_WIDE=1 the 100,000-crate one (single adds only)
@@ -45,7 +45,7 @@ cd "$(dirname "$0")/.."
 
 BENCH_DIR=${BENCH_DIR:-/tmp/ktra-bench}
 mkdir -p "$BENCH_DIR"
-for tool in python3 strace sha256sum /usr/bin/time; do
+for tool in python3 sha256sum /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "error: the site benchmark needs $tool" >&2; exit 1; }
 done
 
@@ -94,7 +94,7 @@ cp "$built" "$ktra.partial" && mv "$ktra.partial" "$ktra"
 
 args=(--ktra "$ktra" --bench-dir "$BENCH_DIR" --corpus "${CORPUS:-$BENCH_DIR/corpus}"
   --runs "${BENCH_RUNS:-5}" --site-runs "${SITE_RUNS:-2}" 
-  --single-runs "${SITE_SINGLE_RUNS:-30}" --detail-runs "${SITE_DETAIL_RUNS:-5}")
+  --single-runs "${SITE_SINGLE_RUNS:-30}")
 [[ -n $baseline ]] && args+=(--baseline "$baseline" --baseline-label "$label")
 [[ ${BENCH_REBUILD:-0} == 1 ]] && args+=(--rebuild)
 [[ ${SITE_REBUILD_RICH:-0} == 1 ]] && args+=(--rebuild-rich)

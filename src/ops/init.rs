@@ -1,5 +1,5 @@
-//! Creating a registry: settings, the served tree with `config.json`, the private state folder
-//! and (unless disabled) the git index with its first commit.
+//! Creating a registry: settings, the served tree with `config.json`, the private state folder,
+//! (unless disabled) the git index with its first commit, and the site's home page.
 
 use crate::config::{self, Config, GitSettings};
 use crate::registry::{Registry, keys};
@@ -72,6 +72,11 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
             "Create the registry",
             false,
         )?;
+    }
+    // The (empty) site: the home page shows the setup from the start, and the first add
+    // updates the site as any later one does.
+    if crate::ops::site::enabled(&reg) {
+        crate::ops::site::build_all(&reg)?;
     }
     // Settings last: a registry is a registry once `ktra.toml` exists.
     write_settings(&reg)?;

@@ -47,7 +47,8 @@ fn change(reg: &Registry, crates: &[(String, bool)]) {
     batch.commit().unwrap();
 }
 
-/// What the list wrote: every file under `all/`, `search/` and `state/site/`.
+/// What the list wrote: every file under `all/`, `search/` and `state/site/` but the recent
+/// releases (which `ktra init` wrote with the empty site).
 fn files(reg: &Registry) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for (area, dir) in [
@@ -56,7 +57,9 @@ fn files(reg: &Registry) -> BTreeMap<String, Vec<u8>> {
         (Area::State, "site"),
     ] {
         for key in reg.store.walk(area, dir).unwrap() {
-            out.insert(key.clone(), reg.store.read(area, &key).unwrap().unwrap());
+            if key != super::RECENT_KEY {
+                out.insert(key.clone(), reg.store.read(area, &key).unwrap().unwrap());
+            }
         }
     }
     out

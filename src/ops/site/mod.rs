@@ -15,8 +15,9 @@ mod crate_list_tests;
 
 pub use crate_pages::CrateSource;
 pub use full::{SiteReport, build_all, remove_all};
+pub use update::{alongside, update};
 
-use crate::registry::{Registry, keys};
+use crate::registry::Registry;
 use crate::site::Templates;
 use crate::site::view::{HomePage, MirrorInfo, Release, SiteInfo};
 use crate::storage::{Area, Batch};
@@ -66,12 +67,6 @@ pub fn enabled(reg: &Registry) -> bool {
     reg.config.site.enabled
 }
 
-/// A change made while the site is off leaves it behind: its state goes, so that the first
-/// change after the site is turned on again builds all of it.
-fn forget_state(reg: &Registry) -> Result<()> {
-    reg.store.remove(Area::State, RECENT_KEY)
-}
-
 /// [`build_all`] after a change that has landed, failures as warnings.
 pub fn rebuild_after_change(reg: &Registry, printer: crate::printer::Printer) {
     if !enabled(reg) {
@@ -80,72 +75,6 @@ pub fn rebuild_after_change(reg: &Registry, printer: crate::printer::Printer) {
     if let Err(e) = build_all(reg) {
         printer.warn(format!("failed to rebuild the site: {e:#}"));
     }
-}
-
-/// Rewrites the pages of the crates named (a page disappears with its last version), the
-/// home page, the search index and the feed.
-pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
-    if !enabled(reg) {
-        return forget_state(reg);
-    }
-    // The site's own state is written without a sync: after a crash it may be damaged, and
-    // then the whole site is rebuilt from the index and the metadata store.
-    let incremental = || -> Result<()> {
-        if !update::possible(reg) {
-            return build_all(reg).map(drop);
-        }
-        let sources = changed
-            .iter()
-            .map(|name| CrateSource::load(&reg.store, &keys::index(name), name))
-            .collect::<Result<Vec<_>>>()?;
-        update::prepare(reg, sources)?.commit()
-    };
-    incremental()
-        .or_else(|_| build_all(reg).map(drop))
-        .context("failed to update the site (run `ktra site` to rebuild it)")
-}
-
-/// Runs `land`, the change whose crates' new index files and metadata are `sources`, and
-/// updates the site for it: the pages are rendered on another thread while `land` makes the
-/// change durable, and moved into place once it has. A failure of the site is a warning (the
-/// change has landed); a failure of `land` discards the rendered pages.
-pub fn alongside<T>(
-    reg: &Registry,
-    sources: Vec<CrateSource>,
-    printer: crate::printer::Printer,
-    land: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    if !enabled(reg) {
-        let landed = land()?;
-        if let Err(e) = forget_state(reg) {
-            printer.warn(format!("{e:#}"));
-        }
-        return Ok(landed);
-    }
-    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    if !update::possible(reg) {
-        let landed = land()?;
-        after_change(reg, &names, printer);
-        return Ok(landed);
-    }
-    std::thread::scope(|scope| {
-        let rendering = scope.spawn(|| update::prepare(reg, sources));
-        let landed = land();
-        let prepared = rendering.join();
-        let landed = landed?;
-        match prepared {
-            Ok(Ok(prepared)) => {
-                if let Err(e) = prepared.commit() {
-                    printer.warn(format!("failed to update the site: {e:#}"));
-                    after_change(reg, &names, printer);
-                }
-            }
-            // Rendered from the state before the change (a damaged site state, say): once
-            // more from what landed, with the full rebuild as the last resort.
-            _ => after_change(reg, &names, printer),
-        }
-        Ok(landed)
-    })
 }
 
 /// Newest first. Releases of the same second (one `ktra add` of many files, an import, a

@@ -1,19 +1,92 @@
-//! One change's site update in two steps. [`prepare`] renders every file the change affects
-//! (the crates' pages, their list pages and search parts, home, feed, search manifest) into
-//! temporary files and touches nothing else, so it can run on another thread while the change
-//! itself is made durable, from the crates' new index files and metadata held in memory.
-//! [`Prepared::commit`] moves the files into place once the change has landed.
+//! The site update of one change, in two steps: [`prepare`] renders every file the change
+//! affects (the crates' pages, their list pages and search parts, home, feed, search manifest)
+//! into temporary files and touches nothing else, so it can run on another thread while the
+//! change itself is made durable, from the crates' new index files and metadata held in memory
+//! ([`alongside`]); [`Prepared::commit`] moves the files into place once the change has landed.
+//! [`update`] does both after a change, from what is stored.
 
 use super::crate_pages::{self, CrateSource};
-use super::{RECENT_KEY, crate_list, meta_store, read_json};
-use crate::registry::Registry;
+use super::{RECENT_KEY, after_change, build_all, crate_list, enabled, meta_store, read_json};
+use crate::registry::{Registry, keys};
 use crate::site::view::Release;
 use crate::storage::{Area, Batch, Store};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
+/// Rewrites the pages of the crates named (a page disappears with its last version), the
+/// home page, the search index and the feed.
+pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
+    if !enabled(reg) {
+        return forget_state(reg);
+    }
+    // The site's own state is written without a sync: after a crash it may be damaged, and
+    // then the whole site is rebuilt from the index and the metadata store.
+    let incremental = || -> Result<()> {
+        if !possible(reg) {
+            return build_all(reg).map(drop);
+        }
+        let sources = changed
+            .iter()
+            .map(|name| CrateSource::load(&reg.store, &keys::index(name), name))
+            .collect::<Result<Vec<_>>>()?;
+        prepare(reg, sources)?.commit()
+    };
+    incremental()
+        .or_else(|_| build_all(reg).map(drop))
+        .context("failed to update the site (run `ktra site` to rebuild it)")
+}
+
+/// Runs `land`, the change whose crates' new index files and metadata are `sources`, and
+/// updates the site for it: the pages are rendered on another thread while `land` makes the
+/// change durable, and moved into place once it has. A failure of the site is a warning (the
+/// change has landed); a failure of `land` discards the rendered pages.
+pub fn alongside<T>(
+    reg: &Registry,
+    sources: Vec<CrateSource>,
+    printer: crate::printer::Printer,
+    land: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if !enabled(reg) {
+        let landed = land()?;
+        if let Err(e) = forget_state(reg) {
+            printer.warn(format!("{e:#}"));
+        }
+        return Ok(landed);
+    }
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    if !possible(reg) {
+        let landed = land()?;
+        after_change(reg, &names, printer);
+        return Ok(landed);
+    }
+    std::thread::scope(|scope| {
+        let rendering = scope.spawn(|| prepare(reg, sources));
+        let landed = land();
+        let prepared = rendering.join();
+        let landed = landed?;
+        match prepared {
+            Ok(Ok(prepared)) => {
+                if let Err(e) = prepared.commit() {
+                    printer.warn(format!("failed to update the site: {e:#}"));
+                    after_change(reg, &names, printer);
+                }
+            }
+            // Rendered from the state before the change (a damaged site state, say): once
+            // more from what landed, with the full rebuild as the last resort.
+            _ => after_change(reg, &names, printer),
+        }
+        Ok(landed)
+    })
+}
+
+/// A change made while the site is off leaves it behind: its state goes, so that the first
+/// change after the site is turned on again builds all of it.
+fn forget_state(reg: &Registry) -> Result<()> {
+    reg.store.remove(Area::State, RECENT_KEY)
+}
+
 /// A site update rendered and waiting for its change to land.
-pub struct Prepared<'a> {
+struct Prepared<'a> {
     reg: &'a Registry,
     batch: Batch<'a>,
     /// Metadata that rendering completed from crate files: (crate name, bytes).
@@ -22,12 +95,12 @@ pub struct Prepared<'a> {
 
 /// Whether the registry has a site that a change can update (else [`super::build_all`] makes
 /// one: a registry from before the site, or from before its list was kept in pages).
-pub fn possible(reg: &Registry) -> bool {
+fn possible(reg: &Registry) -> bool {
     reg.store.exists(Area::State, RECENT_KEY) && crate_list::CrateList::exists(reg)
 }
 
 /// Renders what changes with `sources` (a crate without versions loses its pages).
-pub fn prepare(reg: &Registry, sources: Vec<CrateSource>) -> Result<Prepared<'_>> {
+fn prepare(reg: &Registry, sources: Vec<CrateSource>) -> Result<Prepared<'_>> {
     let store = &reg.store;
     let (templates, state) = rayon::join(
         || super::templates(reg),
@@ -65,7 +138,7 @@ pub fn prepare(reg: &Registry, sources: Vec<CrateSource>) -> Result<Prepared<'_>
 
 impl Prepared<'_> {
     /// Stores the metadata rendering completed, then moves the pages into place.
-    pub fn commit(self) -> Result<()> {
+    fn commit(self) -> Result<()> {
         store_completed_meta(&self.reg.store, &self.completed_meta)?;
         self.batch.commit()
     }
