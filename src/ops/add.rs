@@ -219,15 +219,22 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     let message = commit_message(&lines);
 
     // The site (derived: a failure is reported but the crates are in) alongside the change.
-    crate::ops::site::alongside(reg, sources, writer.printer, || {
-        // 1. Crate files, durable before any index line points at them.
-        crates.commit().context("failed to write the crate files")?;
-        // 2. Index files, dependencies first.
-        index.commit().context("failed to write the index files")?;
-        // 3. The git index.
-        writer.sync_git(&journal.index_files, &message)?;
-        writer.done()
-    })
+    crate::ops::site::alongside(
+        reg,
+        sources,
+        writer.printer,
+        || {
+            // 1. Crate files, durable before any index line points at them.
+            crates.commit().context("failed to write the crate files")?;
+            // 2. Index files, dependencies first.
+            index.commit().context("failed to write the index files")
+        },
+        || {
+            // 3. The git index.
+            writer.sync_git(&journal.index_files, &message)?;
+            writer.done()
+        },
+    )
 }
 
 fn commit_message(lines: &[(String, Vec<String>)]) -> String {

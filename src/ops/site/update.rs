@@ -36,46 +36,56 @@ pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
         .context("failed to update the site (run `ktra site` to rebuild it)")
 }
 
-/// Runs `land`, the change whose crates' new index files and metadata are `sources`, and
-/// updates the site for it: the pages are rendered on another thread while `land` makes the
-/// change durable, and moved into place once it has. A failure of the site is a warning (the
-/// change has landed); a failure of `land` discards the rendered pages.
+/// Makes a change and updates the site for it. `visible` makes the change visible to cargo
+/// (crate files, then index files), `finish` completes it (the git index, the journal's end);
+/// `sources` are the changed crates' new index files and metadata. The pages are rendered on
+/// another thread while `visible` runs, and moved into place once it has succeeded, while
+/// `finish` runs: the site shows a version once the sparse index does. A failure of the site
+/// is a warning (the change is in); a failure of `visible` discards the rendered pages.
 pub fn alongside<T>(
     reg: &Registry,
     sources: Vec<CrateSource>,
     printer: crate::printer::Printer,
-    land: impl FnOnce() -> Result<T>,
+    visible: impl FnOnce() -> Result<()>,
+    finish: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     if !enabled(reg) {
-        let landed = land()?;
+        visible()?;
+        let finished = finish()?;
         if let Err(e) = forget_state(reg) {
             printer.warn(format!("{e:#}"));
         }
-        return Ok(landed);
+        return Ok(finished);
     }
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     if !possible(reg) {
-        let landed = land()?;
+        visible()?;
+        let finished = finish()?;
         after_change(reg, &names, printer);
-        return Ok(landed);
+        return Ok(finished);
     }
     std::thread::scope(|scope| {
-        let rendering = scope.spawn(|| prepare(reg, sources));
-        let landed = land();
-        let prepared = rendering.join();
-        let landed = landed?;
-        match prepared {
-            Ok(Ok(prepared)) => {
-                if let Err(e) = prepared.commit() {
-                    printer.warn(format!("failed to update the site: {e:#}"));
-                    after_change(reg, &names, printer);
-                }
+        let (go, wait) = std::sync::mpsc::channel::<bool>();
+        let site = scope.spawn(move || -> Result<()> {
+            let prepared = prepare(reg, sources);
+            // Dropped unused (its temporary files with it) when the change did not land.
+            if wait.recv().unwrap_or(false) {
+                prepared?.commit()?;
             }
-            // Rendered from the state before the change (a damaged site state, say): once
-            // more from what landed, with the full rebuild as the last resort.
-            _ => after_change(reg, &names, printer),
+            Ok(())
+        });
+        let shown = visible();
+        // The receiver lives until the thread ends: a failed send means it has ended.
+        let _ = go.send(shown.is_ok());
+        let finished = shown.and_then(|()| finish());
+        let site = site.join();
+        let finished = finished?;
+        if !matches!(site, Ok(Ok(()))) {
+            // Not rendered (a damaged site state, say) or not moved into place: once more
+            // from what landed, with the full rebuild as the last resort.
+            after_change(reg, &names, printer);
         }
-        Ok(landed)
+        Ok(finished)
     })
 }
 
