@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The site benchmark (issue 5): builds ktra in release mode, then measures the crate-browser site
 # against the issue's targets:
-#   1. `ktra site` (full build) of 20,000 crates / 100,000 versions: ≤ 10 s; peak RSS. The first
-#      build of a registry made before the site existed (metadata back-filled from the .crate
-#      files) and later builds (metadata stored) are measured apart.
+#   1. `ktra site` (full build) of 20,000 crates / 100,000 versions: ≤ 10 s; peak RSS: every page
+#      new (a registry made before the site, metadata back-filled from the .crate files), every
+#      page replaced (a template changed) and nothing changed (nothing written)
 #   2. the site's cost in one `ktra add`: ≤ 5 ms and independent of registry size: the same add
 #      into the registry and into a twin with `[site] enabled = false`, interleaved, in
 #      registries of 1, 20,000 (bare and realistic) and 100,000 crates; and the whole add's
@@ -30,10 +30,10 @@
 #                        commit before the site work); built once into BENCH_DIR/ktra-REV from
 #                        `git archive` (same CARGO_TARGET_DIR); "none" to skip the comparison
 #   SITE_BASELINE_BIN    a ready baseline binary instead of SITE_BASELINE_REV
-#   SITE_RUNS            back-to-back `ktra site` runs after each clean one (default 2). Without a
-#                        journal (as on this machine) ext4 avoids reusing inodes freed in the last
-#                        minutes, so file creation is slow after mass deletion: the script deletes
-#                        nothing in bulk until the end; see SiteBench.discard in site_run.py
+#   SITE_RUNS            `ktra site` runs that change nothing (default 2). Without a journal (as
+#                        on this machine) ext4 avoids reusing inodes freed in the last minutes, so
+#                        file creation is slow after mass deletion: the script deletes nothing in
+#                        bulk until the end; see SiteBench.discard in site_run.py
 #   SITE_SINGLE_RUNS     single-add rounds (default 30)
 #   BENCH_RUNS           bulk add runs (default 5)
 #   BENCH_REBUILD=1      rebuild the cached bare registry; SITE_REBUILD_RICH=1 the realistic one;
