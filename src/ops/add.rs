@@ -177,14 +177,17 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
         let ahead = (list.len() == 1 && file.is_empty())
             .then(|| list[0].index_temp.take())
             .flatten();
+        // The site's metadata, kept only while the registry has a site.
         let mut meta = match site {
-            true => crate::ops::site::meta_store::load(&reg.store, &crate_name)?,
-            false => Default::default(),
+            true => Some(crate::ops::site::meta_store::load(&reg.store, &crate_name)?),
+            false => None,
         };
         let mut new_lines = Vec::with_capacity(list.len());
         for p in list {
             let entry = p.entry;
-            meta.record(&entry.vers, p.meta, p.readme);
+            if let Some(meta) = &mut meta {
+                meta.record(&entry.vers, p.meta, p.readme);
+            }
             crates.put_file(
                 Area::Public,
                 &keys::crate_file(&entry.name, &entry.vers),
@@ -202,7 +205,7 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             Some(t) => index.put_file(Area::Public, &key, t),
             None => index.put(Area::Public, &key, &file.to_bytes())?,
         }
-        if site {
+        if let Some(meta) = meta {
             crates.put(
                 Area::State,
                 &crate::ops::site::meta_store::key(&crate_name),
