@@ -80,26 +80,7 @@ impl Default for GitSettings {
     }
 }
 
-/// Where `ktra sync-mirror` and the pull-through copy crates from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct MirrorSettings {
-    /// The upstream's sparse index URL (`sparse+https://.../` or a plain http(s) URL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<String>,
-    /// The upstream's git index URL: where `--all` learns every crate name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream_git: Option<String>,
-    /// The cargo source the mirror stands in for (`crates-io` unless set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replaces: Option<String>,
-}
-
-impl MirrorSettings {
-    fn is_default(&self) -> bool {
-        *self == Self::default()
-    }
-}
+pub use crate::mirror::settings::MirrorSettings;
 
 impl Config {
     pub fn parse(text: &str) -> Result<Self> {

@@ -35,6 +35,10 @@ pub struct SyncMirrorArgs {
     /// Retries of a failed request (with backoff) before giving up.
     #[arg(long, default_value_t = 3, value_name = "N")]
     retries: u32,
+    /// The environment variable holding the upstream's token, sent as `Authorization` to the
+    /// upstream's own host (default: `upstream-token-env` under `[mirror]`).
+    #[arg(long, value_name = "VAR")]
+    upstream_token_env: Option<String>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -56,6 +60,7 @@ pub fn run(args: SyncMirrorArgs, ctx: &Context) -> Result<()> {
         dev: args.dev,
         jobs: args.jobs,
         retries: args.retries,
+        upstream_token_env: args.upstream_token_env,
     };
     let summary = crate::mirror::sync_mirror(&reg, opts, ctx.printer)?;
     let mib = summary.bytes as f64 / (1024.0 * 1024.0);

@@ -15,6 +15,10 @@ pub struct ServeArgs {
     /// How long the pull-through serves an upstream index file before asking again.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     mirror_ttl: std::time::Duration,
+    /// The environment variable holding the upstream's token for the pull-through (default:
+    /// `upstream-token-env` under `[mirror]`).
+    #[arg(long, value_name = "VAR", requires = "mirror_upstream")]
+    upstream_token_env: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -42,6 +46,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
     let opts = crate::server::ServeOptions {
         mirror_upstream: args.mirror_upstream,
         mirror_ttl: args.mirror_ttl,
+        upstream_token_env: args.upstream_token_env,
     };
     crate::server::run(&reg, args.listen, opts, ctx.printer)
 }

@@ -4,7 +4,9 @@
 
 use super::upstream::Validator;
 
-const MAGIC: &str = "ktra-upstream-index 1";
+/// Version 2 holds only lines that passed the mirror's line checks: a version 1 file (which
+/// may hold any line) is not decoded, so it is fetched again in full.
+const MAGIC: &str = "ktra-upstream-index 2";
 
 /// Cache file bytes for a body fetched with `validator`.
 pub fn encode(validator: &Validator, body: &[u8]) -> Vec<u8> {

@@ -24,7 +24,14 @@ pub struct PullThrough {
 
 impl PullThrough {
     /// Sets up the pull-through (and the mirror's `config.json`) for `reg`.
-    pub fn new(reg: &Registry, upstream: &str, ttl: Duration) -> Result<Self> {
+    /// `token_env` (`--upstream-token-env`) names the variable holding the upstream's token.
+    pub fn new(
+        reg: &Registry,
+        upstream: &str,
+        ttl: Duration,
+        token_env: Option<&str>,
+    ) -> Result<Self> {
+        let access = super::settings::Access::new(&reg.config, 2, token_env)?;
         if commit::write_config(reg)? {
             // The home page shows the mirror's setup; written under the registry lock, like
             // any change to the site.
@@ -35,7 +42,7 @@ impl PullThrough {
         std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
             .context("failed to create the mirror's crate folder")?;
         Ok(Self {
-            upstream: Upstream::new(upstream, 2)?,
+            upstream: Upstream::new(upstream, access)?,
             store: reg.store.clone(),
             ttl,
             inflight: Mutex::new(HashMap::new()),
@@ -60,8 +67,7 @@ impl PullThrough {
             return Ok(Some(body.to_vec()));
         }
         let validator = decoded.as_ref().map_or(Validator::None, |(v, _)| v.clone());
-        let index_path = crate::index::path::index_path(name);
-        match self.upstream.index_file(&index_path, &validator).await {
+        match self.upstream.index_file(name, &validator).await {
             Ok(IndexFetch::NotFound) => Ok(None),
             Ok(IndexFetch::NotModified) => {
                 let _ = std::fs::File::options()
@@ -70,7 +76,14 @@ impl PullThrough {
                     .and_then(|f| f.set_modified(SystemTime::now()));
                 Ok(decoded.map(|(_, body)| body.to_vec()))
             }
-            Ok(IndexFetch::Fresh { body, validator }) => {
+            Ok(IndexFetch::Fresh {
+                body,
+                validator,
+                dropped,
+            }) => {
+                for message in dropped {
+                    eprintln!("warning: {message}");
+                }
                 self.store_cache(&key, &cache::encode(&validator, &body))?;
                 Ok(Some(body))
             }

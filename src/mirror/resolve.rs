@@ -139,13 +139,13 @@ impl Round {
             );
             self.order.push(key.clone());
             let shared = self.shared.clone();
-            let path = crate::index::path::index_path(name);
+            let name = name.to_owned();
             let task_key = key.clone();
             self.tasks.spawn(async move {
                 let _permit = shared.jobs.acquire().await;
                 Done::Index(
                     task_key,
-                    shared.upstream.index_file(&path, &validator).await,
+                    shared.upstream.index_file(&name, &validator).await,
                 )
             });
         }
@@ -179,8 +179,13 @@ impl Round {
                 return;
             }
             Ok(IndexFetch::NotModified) => self.counts.index_unchanged += 1,
-            Ok(IndexFetch::Fresh { body, validator }) => {
+            Ok(IndexFetch::Fresh {
+                body,
+                validator,
+                dropped,
+            }) => {
                 self.counts.index_fetched += 1;
+                self.warnings.extend(dropped);
                 let staged = stage_cache(&self.shared.store, &validator, &body);
                 let parsed = parse_upstream(&c.name, &body);
                 match (staged, parsed) {

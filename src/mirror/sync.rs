@@ -27,6 +27,8 @@ pub struct SyncOptions {
     pub dev: bool,
     pub jobs: usize,
     pub retries: u32,
+    /// The environment variable holding the upstream's token (`--upstream-token-env`).
+    pub upstream_token_env: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -88,13 +90,15 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
             );
         }
     }
+    let token_env = opts.upstream_token_env.as_deref();
+    let access = super::settings::Access::new(&reg.config, opts.retries, token_env)?;
     let new_mirror = commit::write_config(reg)?;
     reg.store
         .clean_stale_temp(std::time::Duration::from_secs(3600));
     let progress = printer.progress(0, "Mirroring");
     let shared = Arc::new(Shared {
         store: reg.store.clone(),
-        upstream: super::upstream::Upstream::new(&opts.upstream, opts.retries)?,
+        upstream: super::upstream::Upstream::new(&opts.upstream, access)?,
         jobs: tokio::sync::Semaphore::new(opts.jobs.max(1)),
         dev: opts.dev,
         progress: progress.clone(),

@@ -1,8 +1,11 @@
 //! The upstream registry over HTTP: its `config.json`, its index files (conditional requests,
 //! so an unchanged file costs one 304), and its crate files, streamed to a temporary file and
-//! checked against the index checksum. Transient failures are retried with backoff.
+//! checked against the index checksum. Transient failures are retried with backoff. Every
+//! request follows the rules of [`super::fetch`] (redirects, token, body limits).
 
 use super::dl::download_url;
+use super::fetch::{self, count, read_limited, same_origin};
+use super::settings::Access;
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
@@ -21,38 +24,43 @@ pub enum Validator {
 pub enum IndexFetch {
     NotFound,
     NotModified,
-    Fresh { body: Vec<u8>, validator: Validator },
+    /// The body holds only the lines that passed [`super::lines::check_line`]; `dropped` says
+    /// which did not.
+    Fresh {
+        body: Vec<u8>,
+        validator: Validator,
+        dropped: Vec<String>,
+    },
 }
 
 pub struct Upstream {
     client: reqwest::Client,
     /// The index URL without `sparse+`, ending in `/`.
     base: String,
-    retries: u32,
+    /// `base` parsed: its origin is the only one the token is sent to.
+    base_url: reqwest::Url,
+    access: Access,
     dl: tokio::sync::OnceCell<String>,
 }
 
 impl Upstream {
     /// `url` is the upstream's sparse index URL, with or without `sparse+`.
-    pub fn new(url: &str, retries: u32) -> Result<Self> {
+    pub fn new(url: &str, access: Access) -> Result<Self> {
         let base = url.strip_prefix("sparse+").unwrap_or(url);
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("the upstream `{url}` is not an http(s) sparse index URL");
         }
         let base = format!("{}/", base.trim_end_matches('/'));
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("ktra/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(64)
-            .build()
-            .context("failed to set up the HTTP client")?;
+        let base_url = reqwest::Url::parse(&base)
+            .ok()
+            .filter(|u| u.host_str().is_some())
+            .ok_or_else(|| anyhow!("the upstream `{url}` is not a valid URL"))?;
+        let client = fetch::client(&access).context("failed to set up the HTTP client")?;
         Ok(Self {
             client,
             base,
-            retries,
+            base_url,
+            access,
             dl: tokio::sync::OnceCell::new(),
         })
     }
@@ -68,10 +76,11 @@ impl Upstream {
                 let url = format!("{}config.json", self.base);
                 let response = self.get(&url, &[]).await?;
                 if response.status() != StatusCode::OK {
-                    bail!("`{url}` answered {}", response.status());
+                    bail!(status_error(&url, response.status()));
                 }
-                let bytes = response
-                    .bytes()
+                let what = format!("`{url}`");
+                let limit = self.access.max_config_size;
+                let bytes = read_limited(response, limit, &what, "of a `config.json`")
                     .await
                     .with_context(|| format!("failed to read `{url}`"))?;
                 let config: serde_json::Value = serde_json::from_slice(&bytes)
@@ -85,9 +94,9 @@ impl Upstream {
             .map(String::as_str)
     }
 
-    /// Fetches a crate's index file (`index_path` relative to the index root).
-    pub async fn index_file(&self, index_path: &str, validator: &Validator) -> Result<IndexFetch> {
-        let url = format!("{}{index_path}", self.base);
+    /// Fetches a crate's index file; bad lines are dropped.
+    pub async fn index_file(&self, name: &str, validator: &Validator) -> Result<IndexFetch> {
+        let url = format!("{}{}", self.base, crate::index::path::index_path(name));
         let headers: Vec<(&str, &str)> = match validator {
             Validator::ETag(v) => vec![("if-none-match", v.as_str())],
             Validator::LastModified(v) => vec![("if-modified-since", v.as_str())],
@@ -114,16 +123,20 @@ impl Upstream {
                     (None, Some(date)) => Validator::LastModified(date),
                     (None, None) => Validator::None,
                 };
-                let body = response
-                    .bytes()
+                let what = format!("`{url}`");
+                let limit = self.access.max_index_file_size;
+                let setting = "`max-index-file-size` under `[mirror]` in ktra.toml";
+                let body = read_limited(response, limit, &what, setting)
                     .await
                     .with_context(|| format!("failed to read `{url}`"))?;
+                let checked = super::lines::filter(name, &body);
                 Ok(IndexFetch::Fresh {
-                    body: body.to_vec(),
+                    body: checked.body,
                     validator,
+                    dropped: checked.dropped,
                 })
             }
-            status => bail!("`{url}` answered {status}"),
+            status => bail!(status_error(&url, status)),
         }
     }
 
@@ -140,7 +153,9 @@ impl Upstream {
         loop {
             let result = self.download_once(&url, cksum, out).await;
             match result {
-                Err(e) if attempt < self.retries && e.downcast_ref::<Transient>().is_some() => {
+                Err(e)
+                    if attempt < self.access.retries && e.downcast_ref::<Transient>().is_some() =>
+                {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
                     out.set_len(0)?;
@@ -155,17 +170,27 @@ impl Upstream {
         let response = self.get(url, &[]).await?;
         if response.status() != StatusCode::OK {
             // `get` already retried transient statuses.
-            bail!("the upstream answered {}", response.status());
+            bail!(status_error("the upstream", response.status()));
+        }
+        let limit = self.access.max_crate_size;
+        let setting = "`max-crate-size` in ktra.toml";
+        if response.content_length().is_some_and(|n| n > limit) {
+            let what = "the crate file".to_owned();
+            bail!(fetch::TooLarge {
+                what,
+                limit,
+                setting
+            });
         }
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| anyhow!(e).context(Transient))?;
+            count(&mut size, chunk.len(), limit, "the crate file", setting)?;
             hasher.update(&chunk);
             out.write_all(&chunk)
                 .context("failed to write a temporary file")?;
-            size += chunk.len() as u64;
         }
         let got = format!("{:x}", hasher.finalize());
         if got != cksum {
@@ -174,20 +199,34 @@ impl Upstream {
         Ok(size)
     }
 
-    /// A GET with retries on connection failures, 5xx and 429.
+    /// A GET with retries on connection failures, 5xx and 429. The token goes along only when
+    /// `url` is on the upstream's own origin (a redirect to another host drops it).
     async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<reqwest::Response> {
+        let own_origin = reqwest::Url::parse(url).is_ok_and(|u| same_origin(&u, &self.base_url));
+        let token = match (&self.access.token, own_origin) {
+            (Some(token), true) => {
+                let mut value = reqwest::header::HeaderValue::from_str(token)
+                    .map_err(|_| anyhow!("the upstream token cannot be sent as a header"))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
         let mut attempt = 0;
         loop {
             let mut request = self.client.get(url);
             for (k, v) in headers {
                 request = request.header(*k, *v);
             }
+            if let Some(token) = &token {
+                request = request.header(reqwest::header::AUTHORIZATION, token.clone());
+            }
             let result = request.send().await;
             let retry = match &result {
                 Ok(r) => is_transient_status(r.status()),
-                Err(e) => !e.is_builder(),
+                Err(e) => !e.is_builder() && !e.is_redirect(),
             };
-            if retry && attempt < self.retries {
+            if retry && attempt < self.access.retries {
                 attempt += 1;
                 tokio::time::sleep(backoff(attempt)).await;
                 continue;
@@ -209,6 +248,24 @@ struct Transient;
 impl std::fmt::Display for Transient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a transient network failure")
+    }
+}
+
+/// `WHAT answered STATUS`, with what to do when the upstream wants a token.
+fn status_error(what: &str, status: StatusCode) -> String {
+    let what = if what.starts_with("http") {
+        format!("`{what}`")
+    } else {
+        what.to_owned()
+    };
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        format!(
+            "{what} answered {status}: if the upstream needs a token, put it in an environment \
+             variable and name it with `--upstream-token-env VAR` (or `upstream-token-env` under \
+             `[mirror]` in ktra.toml)"
+        )
+    } else {
+        format!("{what} answered {status}")
     }
 }
 

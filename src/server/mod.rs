@@ -105,6 +105,8 @@ pub struct ServeOptions {
     pub mirror_upstream: Option<String>,
     /// How long a fetched upstream index file is served before it is revalidated.
     pub mirror_ttl: std::time::Duration,
+    /// The environment variable holding the upstream's token.
+    pub upstream_token_env: Option<String>,
 }
 
 /// Serves the registry on `listen` until interrupted.
@@ -117,6 +119,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
             reg,
             url,
             opts.mirror_ttl,
+            opts.upstream_token_env.as_deref(),
         )?),
         None => None,
     };
