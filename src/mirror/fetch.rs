@@ -117,7 +117,7 @@ impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} is larger than {} bytes, the limit ({})",
+            "{} is larger than {} bytes, the limit {}",
             self.what, self.limit, self.setting
         )
     }
@@ -204,11 +204,12 @@ mod tests {
     #[test]
     fn a_count_past_the_limit_is_refused_with_the_setting_named() {
         let mut size = 0;
-        count(&mut size, 10, 15, "`x`", "`max-crate-size`").unwrap();
-        let err = count(&mut size, 10, 15, "`x`", "`max-crate-size`").unwrap_err();
+        let setting = "set by `max-crate-size`";
+        count(&mut size, 10, 15, "`x`", setting).unwrap();
+        let err = count(&mut size, 10, 15, "`x`", setting).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "`x` is larger than 15 bytes, the limit (`max-crate-size`)"
+            "`x` is larger than 15 bytes, the limit set by `max-crate-size`"
         );
     }
 }

@@ -80,7 +80,7 @@ impl Upstream {
                 }
                 let what = format!("`{url}`");
                 let limit = self.access.max_config_size;
-                let bytes = read_limited(response, limit, &what, "of a `config.json`")
+                let bytes = read_limited(response, limit, &what, "for a `config.json`")
                     .await
                     .with_context(|| format!("failed to read `{url}`"))?;
                 let config: serde_json::Value = serde_json::from_slice(&bytes)
@@ -125,7 +125,7 @@ impl Upstream {
                 };
                 let what = format!("`{url}`");
                 let limit = self.access.max_index_file_size;
-                let setting = "`max-index-file-size` under `[mirror]` in ktra.toml";
+                let setting = "set by `max-index-file-size` under `[mirror]` in ktra.toml";
                 let body = read_limited(response, limit, &what, setting)
                     .await
                     .with_context(|| format!("failed to read `{url}`"))?;
@@ -173,7 +173,7 @@ impl Upstream {
             bail!(status_error("the upstream", response.status()));
         }
         let limit = self.access.max_crate_size;
-        let setting = "`max-crate-size` in ktra.toml";
+        let setting = "set by `max-crate-size` in ktra.toml";
         if response.content_length().is_some_and(|n| n > limit) {
             let what = "the crate file".to_owned();
             bail!(fetch::TooLarge {

@@ -510,6 +510,15 @@ pub struct PyServer {
 
 impl PyServer {
     pub fn start(dir: &Path, port: u16, die_at_crate: Option<usize>, log: PathBuf) -> PyServer {
+        let extra = match die_at_crate {
+            Some(n) => vec!["--die-at-crate".to_owned(), n.to_string()],
+            None => Vec::new(),
+        };
+        Self::start_with_args(dir, port, &extra, log)
+    }
+
+    /// With more arguments of `upstream_server.py` (`--token T`, `--redirect PREFIX=TARGET`).
+    pub fn start_with_args(dir: &Path, port: u16, extra: &[String], log: PathBuf) -> PyServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/testsuite/support/upstream_server.py");
         let mut cmd = Command::new("python3");
@@ -517,10 +526,8 @@ impl PyServer {
             .arg(script)
             .arg("--directory")
             .arg(dir)
-            .args(["--port", &port.to_string()]);
-        if let Some(n) = die_at_crate {
-            cmd.args(["--die-at-crate", &n.to_string()]);
-        }
+            .args(["--port", &port.to_string()])
+            .args(extra);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -654,6 +661,16 @@ impl Upstream {
     pub fn restart(&mut self) {
         self.server = None;
         self.serve(self.port, None);
+    }
+
+    /// Serves the same tree again on the same port with more arguments of `upstream_server.py`
+    /// (`--token T`, `--redirect PREFIX=TARGET`). A fresh request log starts.
+    pub fn restart_with(&mut self, extra: &[String]) {
+        self.server = None;
+        self.starts += 1;
+        let log = self.logs.join(format!("server-{}.log", self.starts));
+        let server = PyServer::start_with_args(&self.root.join("public"), self.port, extra, log);
+        self.server = Some(server);
     }
 
     /// Whether the server process has exited by itself.
