@@ -20,7 +20,15 @@ pub struct PullThrough {
     ttl: Duration,
     /// One fetch per crate file at a time; later requests wait for it.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Upstream index files read at once: each may hold up to `max-index-file-size` in memory
+    /// on behalf of a client, so their number is bounded too.
+    index_fetches: tokio::sync::Semaphore,
+    /// Credentials written in the upstream URL (`user:password@`), kept out of responses.
+    userinfo: Option<String>,
 }
+
+/// Upstream index files the pull-through reads at once.
+const INDEX_FETCHES: usize = 8;
 
 impl PullThrough {
     /// Sets up the pull-through (and the mirror's `config.json`) for `reg`.
@@ -41,12 +49,28 @@ impl PullThrough {
         }
         std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
             .context("failed to create the mirror's crate folder")?;
+        let upstream = Upstream::new(upstream, access)?;
+        let userinfo = upstream.userinfo();
         Ok(Self {
-            upstream: Upstream::new(upstream, access)?,
+            upstream,
             store: reg.store.clone(),
             ttl,
             inflight: Mutex::new(HashMap::new()),
+            index_fetches: tokio::sync::Semaphore::new(INDEX_FETCHES),
+            userinfo,
         })
+    }
+
+    /// An error as an HTTP client may read it: without the registry's folder (server paths)
+    /// or credentials written in the upstream URL. The whole error goes to the server's log.
+    pub fn public_error(&self, e: &anyhow::Error) -> String {
+        let full = format!("{e:#}");
+        eprintln!("warning: the mirror's upstream failed: {full}");
+        let mut text = full.replace(&self.store.root().display().to_string(), "<registry>");
+        if let Some(userinfo) = &self.userinfo {
+            text = text.replace(userinfo.as_str(), "");
+        }
+        text
     }
 
     /// The upstream's index file for `name` (`None`: the upstream has no such crate). When the
@@ -67,7 +91,10 @@ impl PullThrough {
             return Ok(Some(body.to_vec()));
         }
         let validator = decoded.as_ref().map_or(Validator::None, |(v, _)| v.clone());
-        match self.upstream.index_file(name, &validator).await {
+        let permit = self.index_fetches.acquire().await;
+        let fetched = self.upstream.index_file(name, &validator).await;
+        drop(permit);
+        match fetched {
             Ok(IndexFetch::NotFound) => Ok(None),
             Ok(IndexFetch::NotModified) => {
                 let _ = std::fs::File::options()

@@ -93,7 +93,8 @@ impl Access {
         })
     }
 
-    /// No token, no redirect hosts, default limits (tests and tools).
+    /// No token, no redirect hosts, default limits.
+    #[cfg(test)]
     pub fn plain(retries: u32) -> Self {
         Self {
             retries,

@@ -69,6 +69,17 @@ impl Upstream {
         &self.base
     }
 
+    /// `user:password@` when the upstream URL carries credentials (to keep them out of what
+    /// clients are shown).
+    pub fn userinfo(&self) -> Option<String> {
+        let (user, password) = (self.base_url.username(), self.base_url.password());
+        match (user, password) {
+            ("", None) => None,
+            (user, Some(password)) => Some(format!("{user}:{password}@")),
+            (user, None) => Some(format!("{user}@")),
+        }
+    }
+
     /// The upstream's `dl` template, fetched once.
     pub async fn dl(&self) -> Result<&str> {
         self.dl
@@ -76,7 +87,11 @@ impl Upstream {
                 let url = format!("{}config.json", self.base);
                 let response = self.get(&url, &[]).await?;
                 if response.status() != StatusCode::OK {
-                    bail!(status_error(&url, response.status()));
+                    bail!(status_error(
+                        &url,
+                        response.status(),
+                        self.sends_token(&url)
+                    ));
                 }
                 let what = format!("`{url}`");
                 let limit = self.access.max_config_size;
@@ -136,7 +151,7 @@ impl Upstream {
                     dropped: checked.dropped,
                 })
             }
-            status => bail!(status_error(&url, status)),
+            status => bail!(status_error(&url, status, self.sends_token(&url))),
         }
     }
 
@@ -170,7 +185,8 @@ impl Upstream {
         let response = self.get(url, &[]).await?;
         if response.status() != StatusCode::OK {
             // `get` already retried transient statuses.
-            bail!(status_error("the upstream", response.status()));
+            let sent = self.sends_token(url);
+            bail!(status_error("the upstream", response.status(), sent));
         }
         let limit = self.access.max_crate_size;
         let setting = "set by `max-crate-size` in ktra.toml";
@@ -199,12 +215,17 @@ impl Upstream {
         Ok(size)
     }
 
+    /// Whether a request to `url` carries the token: only on the upstream's own origin.
+    fn sends_token(&self, url: &str) -> bool {
+        self.access.token.is_some()
+            && reqwest::Url::parse(url).is_ok_and(|u| same_origin(&u, &self.base_url))
+    }
+
     /// A GET with retries on connection failures, 5xx and 429. The token goes along only when
     /// `url` is on the upstream's own origin (a redirect to another host drops it).
     async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<reqwest::Response> {
-        let own_origin = reqwest::Url::parse(url).is_ok_and(|u| same_origin(&u, &self.base_url));
-        let token = match (&self.access.token, own_origin) {
-            (Some(token), true) => {
+        let token = match &self.access.token {
+            Some(token) if self.sends_token(url) => {
                 let mut value = reqwest::header::HeaderValue::from_str(token)
                     .map_err(|_| anyhow!("the upstream token cannot be sent as a header"))?;
                 value.set_sensitive(true);
@@ -251,14 +272,18 @@ impl std::fmt::Display for Transient {
     }
 }
 
-/// `WHAT answered STATUS`, with what to do when the upstream wants a token.
-fn status_error(what: &str, status: StatusCode) -> String {
+/// `WHAT answered STATUS`, with what to do when the upstream wants a token (`token_sent`: one
+/// was sent, and refused).
+fn status_error(what: &str, status: StatusCode, token_sent: bool) -> String {
     let what = if what.starts_with("http") {
         format!("`{what}`")
     } else {
         what.to_owned()
     };
-    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+    let denied = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+    if denied && token_sent {
+        format!("{what} answered {status}: the upstream refused the token")
+    } else if denied {
         format!(
             "{what} answered {status}: if the upstream needs a token, put it in an environment \
              variable and name it with `--upstream-token-env VAR` (or `upstream-token-env` under \

@@ -47,7 +47,7 @@ pub async fn index(
     let body = match pull.index_file(name).await {
         Ok(Some(body)) => body,
         Ok(None) => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
-        Err(e) => return bad_gateway(&e),
+        Err(e) => return bad_gateway(pull, &e),
     };
     let etag = format!("\"{:x}\"", Sha256::digest(&body));
     let matches = headers
@@ -82,14 +82,14 @@ pub async fn ensure_crate(pull: &PullThrough, file: &str) -> Option<Response> {
     match pull.ensure_crate(file).await {
         Ok(true) => None,
         Ok(false) => Some((StatusCode::NOT_FOUND, "not found\n").into_response()),
-        Err(e) => Some(bad_gateway(&e)),
+        Err(e) => Some(bad_gateway(pull, &e)),
     }
 }
 
-fn bad_gateway(e: &anyhow::Error) -> Response {
+fn bad_gateway(pull: &PullThrough, e: &anyhow::Error) -> Response {
     (
         StatusCode::BAD_GATEWAY,
-        format!("the mirror's upstream failed: {e:#}\n"),
+        format!("the mirror's upstream failed: {}\n", pull.public_error(e)),
     )
         .into_response()
 }

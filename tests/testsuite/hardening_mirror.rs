@@ -232,6 +232,14 @@ fn a_redirect_to_another_host_is_refused_until_allow_redirect_hosts_lists_it() {
         "{:?}",
         local.mirror_files()
     );
+    // The pull-through refuses it the same way.
+    let serve = Serve::start(&local, &up.sparse_url(), &[], &[]);
+    let reply = request(serve.port, "GET", "/mirror/crates/leaf-1.1.0.crate", &[]);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 502, "{body}");
+    assert!(body.contains("allow-redirect-hosts"), "{body}");
+    drop(serve);
+    assert!(read_requests(&cdn.log).is_empty());
 
     // Listed: followed.
     local.mirror_settings(&format!("allow-redirect-hosts = [\"{host}\"]"));
@@ -490,4 +498,39 @@ fn bad_upstream_index_lines_are_dropped_with_a_warning_by_sync_and_pull_through(
         log = fs::read_to_string(&serve_log).unwrap_or_default();
     }
     assert_eq!(log.matches("warning: dropped line").count(), 5, "{log}");
+}
+
+#[test]
+fn pull_through_errors_show_no_server_paths_or_upstream_credentials() {
+    let mut up = Upstream::start();
+    let local = Local::new();
+    let with_credentials = format!("sparse+http://someone:hunter2@127.0.0.1:{}/index/", up.port);
+    let serve = Serve::start(&local, &with_credentials, &[], &[]);
+    // The upstream copies cannot be stored: a file stands where their folder goes.
+    let upstream_dir = local.root.join("state/mirror/upstream");
+    fs::create_dir_all(upstream_dir.parent().unwrap()).unwrap();
+    fs::write(&upstream_dir, b"in the way").unwrap();
+    let reply = request(serve.port, "GET", "/mirror/index/2/xy", &[]);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 502, "{body}");
+    let root = local.root.display().to_string();
+    assert!(
+        !body.contains(&root),
+        "a server path in the response: {body}"
+    );
+    assert!(body.contains("<registry>"), "{body}");
+
+    // An upstream that refuses the request: the message names the URL, less its credentials.
+    fs::remove_file(&upstream_dir).unwrap();
+    up.restart_with(&args(&["--token", TOKEN]));
+    let reply = request(serve.port, "GET", "/mirror/index/2/xy", &[]);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 502, "{body}");
+    assert!(body.contains("401"), "{body}");
+    let shown = format!("`http://127.0.0.1:{}/index/2/xy`", up.port);
+    assert!(body.contains(&shown), "{body}");
+    assert!(
+        !body.contains("hunter2"),
+        "credentials in the response: {body}"
+    );
 }
