@@ -4,6 +4,7 @@
 //!
 //! [`check_line`] is the one place the rules live.
 
+use crate::index::file::{IndexFile, IndexLine, LineHead};
 use crate::index::name::{CrateName, NameError};
 use serde::Deserialize;
 
@@ -13,6 +14,8 @@ struct Line {
     name: String,
     vers: String,
     cksum: String,
+    #[serde(default)]
+    yanked: bool,
     #[serde(default)]
     deps: Vec<Dep>,
 }
@@ -29,6 +32,8 @@ struct Dep {
 pub struct Checked {
     /// The good lines, byte for byte, each ending in `\n`.
     pub body: Vec<u8>,
+    /// The good lines, parsed (the check reads each line once, in place of a later parse).
+    pub file: IndexFile,
     /// One message per dropped line.
     pub dropped: Vec<String>,
 }
@@ -37,7 +42,7 @@ pub struct Checked {
 pub fn filter(file_crate: &str, body: &[u8]) -> Checked {
     let mut out = Checked {
         body: Vec::with_capacity(body.len()),
-        dropped: Vec::new(),
+        ..Checked::default()
     };
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -45,11 +50,12 @@ pub fn filter(file_crate: &str, body: &[u8]) -> Checked {
         }
         let verdict = std::str::from_utf8(raw)
             .map_err(|_| "it is not UTF-8".to_owned())
-            .and_then(|text| check_line(file_crate, text));
+            .and_then(|text| check(file_crate, text));
         match verdict {
-            Ok(()) => {
+            Ok(line) => {
                 out.body.extend_from_slice(raw);
                 out.body.push(b'\n');
+                out.file.lines.push(line);
             }
             Err(reason) => out.dropped.push(format!(
                 "dropped line {} of the upstream's index file of `{file_crate}`: {reason}",
@@ -65,13 +71,18 @@ pub fn filter(file_crate: &str, body: &[u8]) -> Checked {
 /// is a semantic version, whose `cksum` is 64 lowercase hex digits, and whose dependencies'
 /// names (and `package` renames) are valid crate names.
 pub fn check_line(file_crate: &str, raw: &str) -> Result<(), String> {
+    check(file_crate, raw).map(|_| ())
+}
+
+/// [`check_line`], giving the line parsed.
+fn check(file_crate: &str, raw: &str) -> Result<IndexLine, String> {
     let line: Line =
         serde_json::from_str(raw).map_err(|e| format!("it is not a valid index entry: {e}"))?;
     if !line.name.eq_ignore_ascii_case(file_crate) {
         return Err(format!("it is for crate `{}`", printable(&line.name)));
     }
     valid_name(&line.name)?;
-    semver::Version::parse(&line.vers)
+    let version = semver::Version::parse(&line.vers)
         .map_err(|e| format!("`{}` is not a semantic version: {e}", printable(&line.vers)))?;
     let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
     if line.cksum.len() != 64 || !line.cksum.bytes().all(hex) {
@@ -85,7 +96,17 @@ pub fn check_line(file_crate: &str, raw: &str) -> Result<(), String> {
             valid_name(name).map_err(|e| format!("a dependency: {e}"))?;
         }
     }
-    Ok(())
+    let head = LineHead {
+        name: line.name,
+        vers: line.vers,
+        cksum: line.cksum,
+        yanked: line.yanked,
+    };
+    Ok(IndexLine {
+        raw: raw.to_owned(),
+        head,
+        version,
+    })
 }
 
 /// crates.io's syntax for names. Reserved names pass: the upstream may hold crates published
@@ -172,6 +193,8 @@ mod tests {
         let body = format!("{good}\n{}\n\n{good}", line("a", "x", CK, ""));
         let checked = filter("a", body.as_bytes());
         assert_eq!(checked.body, format!("{good}\n{good}\n").as_bytes());
+        assert_eq!(checked.file.to_bytes(), checked.body);
+        assert_eq!(checked.file.lines[0].head.vers, "1.0.0");
         assert_eq!(checked.dropped.len(), 1);
         assert!(
             checked.dropped[0].contains("line 2"),

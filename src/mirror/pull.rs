@@ -107,6 +107,7 @@ impl PullThrough {
                 body,
                 validator,
                 dropped,
+                ..
             }) => {
                 for message in dropped {
                     eprintln!("warning: {message}");

@@ -181,19 +181,18 @@ impl Round {
             Ok(IndexFetch::NotModified) => self.counts.index_unchanged += 1,
             Ok(IndexFetch::Fresh {
                 body,
+                file,
                 validator,
                 dropped,
             }) => {
                 self.counts.index_fetched += 1;
                 self.warnings.extend(dropped);
-                let staged = stage_cache(&self.shared.store, &validator, &body);
-                let parsed = parse_upstream(&c.name, &body);
-                match (staged, parsed) {
-                    (Ok(tmp), Ok(file)) => {
+                match stage_cache(&self.shared.store, &validator, &body) {
+                    Ok(tmp) => {
                         c.fresh = Some(tmp);
                         c.upstream = Some(file);
                     }
-                    (Err(e), _) | (_, Err(e)) => return self.failures.push(format!("{e:#}")),
+                    Err(e) => return self.failures.push(format!("{e:#}")),
                 }
             }
         }

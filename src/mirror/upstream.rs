@@ -28,6 +28,8 @@ pub enum IndexFetch {
     /// which did not.
     Fresh {
         body: Vec<u8>,
+        /// The body parsed.
+        file: crate::index::IndexFile,
         validator: Validator,
         dropped: Vec<String>,
     },
@@ -147,6 +149,7 @@ impl Upstream {
                 let checked = super::lines::filter(name, &body);
                 Ok(IndexFetch::Fresh {
                     body: checked.body,
+                    file: checked.file,
                     validator,
                     dropped: checked.dropped,
                 })
