@@ -169,6 +169,31 @@ pub fn count(
     Ok(())
 }
 
+/// `WHAT answered STATUS`, with what to do when the upstream wants a token (`token_sent`: one
+/// was sent, and refused).
+pub fn status_error(what: &str, status: reqwest::StatusCode, token_sent: bool) -> String {
+    let what = if what.starts_with("http") {
+        format!("`{what}`")
+    } else {
+        what.to_owned()
+    };
+    let denied = matches!(
+        status,
+        reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+    );
+    if denied && token_sent {
+        format!("{what} answered {status}: the upstream refused the token")
+    } else if denied {
+        format!(
+            "{what} answered {status}: if the upstream needs a token, put it in an environment \
+             variable and name it with `--upstream-token-env VAR` (or `upstream-token-env` under \
+             `[mirror]` in ktra.toml)"
+        )
+    } else {
+        format!("{what} answered {status}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! request follows the rules of [`super::fetch`] (redirects, token, body limits).
 
 use super::dl::download_url;
-use super::fetch::{self, count, read_limited, same_origin};
+use super::fetch::{self, count, read_limited, same_origin, status_error};
 use super::settings::Access;
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::StreamExt;
@@ -272,28 +272,6 @@ struct Transient;
 impl std::fmt::Display for Transient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a transient network failure")
-    }
-}
-
-/// `WHAT answered STATUS`, with what to do when the upstream wants a token (`token_sent`: one
-/// was sent, and refused).
-fn status_error(what: &str, status: StatusCode, token_sent: bool) -> String {
-    let what = if what.starts_with("http") {
-        format!("`{what}`")
-    } else {
-        what.to_owned()
-    };
-    let denied = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
-    if denied && token_sent {
-        format!("{what} answered {status}: the upstream refused the token")
-    } else if denied {
-        format!(
-            "{what} answered {status}: if the upstream needs a token, put it in an environment \
-             variable and name it with `--upstream-token-env VAR` (or `upstream-token-env` under \
-             `[mirror]` in ktra.toml)"
-        )
-    } else {
-        format!("{what} answered {status}")
     }
 }
 

@@ -291,6 +291,18 @@ fn a_private_upstream_gets_the_token_and_no_other_host_does() {
         &[],
     );
     assert_error_mentions(&out, &["KTRA_TEST_SURELY_UNSET"]);
+    // A wrong token: refused, and not shown.
+    let out = local.sync(
+        &up.sparse_url(),
+        &["chain-c", "--upstream-token-env", TOKEN_VAR],
+        &[(TOKEN_VAR, "wrong-Token-d41d8c")],
+    );
+    assert_error_mentions(&out, &["401", "refused the token"]);
+    assert!(
+        !out.stderr.contains("wrong-Token-d41d8c"),
+        "{}",
+        out.describe()
+    );
     assert!(local.mirror_files().is_empty());
 
     // The flag.
