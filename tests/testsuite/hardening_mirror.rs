@@ -546,3 +546,26 @@ fn pull_through_errors_show_no_server_paths_or_upstream_credentials() {
         "credentials in the response: {body}"
     );
 }
+
+/// An upstream copy stored by an earlier ktra (format 1, whose lines were never checked) is
+/// not served as it is: the pull-through fetches the file again.
+#[test]
+fn an_upstream_copy_from_before_the_line_checks_is_fetched_again() {
+    let up = Upstream::start();
+    let local = Local::new();
+    let cache = local
+        .root
+        .join("state/mirror/upstream")
+        .join(Upstream::index_path("xy"));
+    fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    let old = format!(
+        "ktra-upstream-index 1 none\n{}{}",
+        up.index_text("xy"),
+        r#"{"name":"xy","vers":"9.0.0","deps":[{"name":"../../evil","req":"1"}],"cksum":"00","features":{}}"#
+    );
+    fs::write(&cache, old).unwrap();
+    let serve = Serve::start(&local, &up.sparse_url(), &[], &[]);
+    let reply = request(serve.port, "GET", "/mirror/index/2/xy", &[]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(String::from_utf8_lossy(&reply.body), up.index_text("xy"));
+}
