@@ -215,6 +215,24 @@ mod tests {
     }
 
     #[test]
+    fn the_mirror_table_reads_its_new_keys_strictly() {
+        let base = "version = 1\nname = \"r\"\nurl = \"http://127.0.0.1:9\"\n[mirror]\n";
+        let text = format!(
+            "{base}allow-redirect-hosts = [\"cdn.example.com\"]\nupstream-token-env = \"T\"\n\
+             max-index-file-size = 1024\n"
+        );
+        let config = crate::config::Config::parse(&text).unwrap();
+        assert_eq!(config.mirror.allow_redirect_hosts, ["cdn.example.com"]);
+        assert_eq!(config.mirror.upstream_token_env.as_deref(), Some("T"));
+        assert_eq!(config.mirror.max_index_file_size, Some(1024));
+        let again = crate::config::Config::parse(&config.to_toml()).unwrap();
+        assert_eq!(again, config);
+        assert!(crate::config::Config::parse(&format!("{base}upstream-token = \"x\"\n")).is_err());
+        let plain = crate::config::Config::parse(base).unwrap();
+        assert!(plain.mirror.is_default() && !plain.to_toml().contains("[mirror]"));
+    }
+
+    #[test]
     fn a_missing_token_variable_is_named_and_a_value_is_never_shown() {
         let err = read_token("KTRA_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
         assert!(format!("{err}").contains("KTRA_TEST_SURELY_UNSET_VARIABLE"));
