@@ -4,7 +4,7 @@
 
 use crate::printer::Printer;
 use crate::registry::Registry;
-use crate::storage::{Area, Journal, RegistryLock};
+use crate::storage::{Area, Journal, LockMode, RegistryLock};
 use anyhow::{Context, Result};
 use std::time::Duration;
 
@@ -19,12 +19,21 @@ pub struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     pub fn begin(reg: &'a Registry, printer: Printer) -> Result<Self> {
-        let lock = RegistryLock::acquire(&reg.store.path(Area::State, ""), || {
-            printer.status(
-                "Blocking",
-                "waiting for another ktra process to finish with the registry",
-            )
-        })?;
+        let wait = reg.config.lock_timeout.effective();
+        let lock = RegistryLock::acquire_within(
+            &reg.store.path(Area::State, ""),
+            LockMode::Exclusive,
+            wait,
+            || {
+                printer.status(
+                    "Blocking",
+                    format!(
+                        "waiting for another ktra process to finish with the registry (at most {})",
+                        humantime::format_duration(wait)
+                    ),
+                )
+            },
+        )?;
         let writer = Self {
             reg,
             printer,

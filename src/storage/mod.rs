@@ -20,11 +20,13 @@ pub mod git;
 mod git_objects;
 mod git_pack;
 mod journal;
-mod lock;
+pub mod lock;
+mod lock_settings;
 
 pub use batch::Batch;
 pub use journal::{Journal, PendingCrate};
-pub use lock::RegistryLock;
+pub use lock::{LockMode, LockTimeout, RegistryLock};
+pub use lock_settings::LockWait;
 
 use anyhow::{Context, Result};
 use std::fs;

@@ -1,0 +1,177 @@
+//! Hardening of storage, recovery and the lock (issue 11): a bounded wait for the registry
+//! lock, stale git lock files, a failed git step after the sparse index moved, `verify` while
+//! writers run, private state files, temp files of killed processes, refused adds leaving no
+//! folders, and a killed batch add that the next run completes.
+
+use crate::support::{Outcome, ktra_bin, run};
+use ktra::package::testing::simple;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A registry with a git index in a temp dir (served nowhere), and a folder for `.crate` files.
+struct Reg {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+    files: PathBuf,
+    logs: PathBuf,
+}
+
+impl Reg {
+    fn new() -> Reg {
+        let tmp = tempfile::Builder::new()
+            .prefix("ktra-hard-")
+            .tempdir()
+            .unwrap();
+        let root = tmp.path().join("reg");
+        let files = tmp.path().join("files");
+        let logs = tmp.path().join("logs");
+        fs::create_dir_all(&files).unwrap();
+        let reg = Reg {
+            tmp,
+            root,
+            files,
+            logs,
+        };
+        let root = reg.root.to_str().unwrap().to_owned();
+        reg.run(
+            reg.bare(),
+            &["init", &root, "--url", "http://127.0.0.1:9/r"],
+        )
+        .success();
+        reg
+    }
+
+    fn bare(&self) -> Command {
+        let mut cmd = Command::new(ktra_bin());
+        cmd.env_remove("KTRA_REGISTRY")
+            .env_remove(ktra::storage::crash::ENV)
+            .env_remove(ktra::storage::crash::FAIL_ENV)
+            .env_remove(ktra::storage::lock::TIMEOUT_ENV)
+            .current_dir(self.tmp.path());
+        cmd
+    }
+
+    fn run(&self, mut cmd: Command, args: &[&str]) -> Outcome {
+        cmd.args(args);
+        run(cmd, &self.logs)
+    }
+
+    /// `ktra -r ROOT ARGS` with extra environment variables.
+    fn ktra_env(&self, env: &[(&str, &str)], args: &[&str]) -> Outcome {
+        let mut cmd = self.bare();
+        cmd.envs(env.iter().copied()).arg("-r").arg(&self.root);
+        self.run(cmd, args)
+    }
+
+    fn ktra(&self, args: &[&str]) -> Outcome {
+        self.ktra_env(&[], args)
+    }
+
+    /// A well-formed `NAME-VERSION.crate`; returns its path.
+    fn krate(&self, name: &str, version: &str) -> String {
+        let path = self.files.join(format!("{name}-{version}.crate"));
+        fs::write(&path, simple(name, version, "")).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Every file of the tree but the lock and temp files, with its bytes.
+    fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        files_below(&self.root)
+            .into_iter()
+            .filter(|(rel, _)| rel != "state/lock" && !rel.starts_with("state/tmp"))
+            .map(|(rel, path)| (rel, fs::read(path).unwrap()))
+            .collect()
+    }
+}
+
+/// Every file below `dir`, by path relative to it.
+fn files_below(dir: &Path) -> Vec<(String, PathBuf)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (rel, e.path().to_owned())
+        })
+        .collect()
+}
+
+fn assert_unchanged(before: &BTreeMap<String, Vec<u8>>, reg: &Reg, what: &str) {
+    let after = reg.snapshot();
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "{what} changed {changed:?}");
+}
+
+#[test]
+fn a_writer_waits_for_the_lock_only_as_long_as_configured() {
+    let reg = Reg::new();
+    let a = reg.krate("first", "1.0.0");
+    reg.ktra(&["add", &a]).success();
+    let b = reg.krate("second", "1.0.0");
+
+    // Another process holds the registry lock.
+    let holder = fs::File::options()
+        .write(true)
+        .open(reg.path("state/lock"))
+        .unwrap();
+    holder.lock().unwrap();
+    let before = reg.snapshot();
+
+    let started = Instant::now();
+    let out = reg
+        .ktra_env(&[("KTRA_LOCK_TIMEOUT", "1s")], &["add", &b])
+        .failure();
+    let took = started.elapsed();
+    assert!(
+        out.stderr
+            .contains("failed to lock the registry: another ktra process has held it for 1 s")
+            && out.stderr.contains("lock-timeout"),
+        "{}",
+        out.describe()
+    );
+    assert!(took < Duration::from_secs(20), "waited {took:?}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_unchanged(&before, &reg, "a timed-out add");
+
+    // The setting in ktra.toml, without the variable.
+    let settings = reg.path("ktra.toml");
+    let text = fs::read_to_string(&settings).unwrap();
+    fs::write(&settings, format!("lock-timeout = \"1s\"\n{text}")).unwrap();
+    let before = reg.snapshot();
+    let out = reg.ktra(&["yank", "first@1.0.0"]).failure();
+    assert!(
+        out.stderr.contains("has held it for 1 s"),
+        "{}",
+        out.describe()
+    );
+    assert_unchanged(&before, &reg, "a timed-out yank");
+
+    // A bad setting is refused clearly.
+    let good = fs::read_to_string(&settings).unwrap();
+    fs::write(&settings, good.replace("\"1s\"", "\"soon\"")).unwrap();
+    let out = reg.ktra(&["list"]).failure();
+    assert!(out.stderr.contains("soon"), "{}", out.describe());
+    fs::write(&settings, &good).unwrap();
+
+    // Once the holder is done, the same add goes through.
+    drop(holder);
+    reg.ktra(&["add", &b]).success();
+    reg.ktra(&["verify"]).success();
+}
