@@ -62,6 +62,11 @@ impl RegistryLock {
             .write(true)
             .mode(0o600)
             .open(&path)
+            .or_else(|e| match (mode, e.kind()) {
+                // A reader without write access (monitoring) still takes the shared lock.
+                (LockMode::Shared, std::io::ErrorKind::PermissionDenied) => File::open(&path),
+                _ => Err(e),
+            })
             .with_context(|| format!("failed to open the lock file `{}`", path.display()))?;
         let try_lock = |f: &File| match mode {
             LockMode::Exclusive => f.try_lock(),

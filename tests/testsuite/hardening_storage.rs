@@ -175,3 +175,131 @@ fn a_writer_waits_for_the_lock_only_as_long_as_configured() {
     reg.ktra(&["add", &b]).success();
     reg.ktra(&["verify"]).success();
 }
+
+#[test]
+fn a_stale_git_lock_is_reported_by_verify_and_removed_by_the_next_change() {
+    let reg = Reg::new();
+    let a = reg.krate("first", "1.0.0");
+    reg.ktra(&["add", &a]).success();
+    // What a kill while the branch moves leaves behind.
+    let head = fs::read_to_string(reg.path("public/index.git/refs/heads/main")).unwrap();
+    fs::write(reg.path("public/index.git/refs/heads/main.lock"), &head).unwrap();
+    fs::write(reg.path("public/index.git/packed-refs.lock"), "").unwrap();
+
+    let out = reg.ktra(&["verify"]).failure();
+    assert!(
+        out.stderr
+            .contains("`public/index.git/refs/heads/main.lock` is a stale git lock file")
+            && out.stderr.contains("packed-refs.lock"),
+        "{}",
+        out.describe()
+    );
+
+    let b = reg.krate("second", "1.0.0");
+    let out = reg.ktra(&["add", &b]).success();
+    assert!(
+        out.stderr
+            .contains("removed `public/index.git/refs/heads/main.lock`"),
+        "{}",
+        out.describe()
+    );
+    assert!(!reg.path("public/index.git/refs/heads/main.lock").exists());
+    assert!(!reg.path("public/index.git/packed-refs.lock").exists());
+    // The git index has the new version (verify compares it with the sparse index).
+    let out = reg.ktra(&["verify"]).success();
+    assert!(!out.stderr.contains("interrupted"), "{}", out.describe());
+
+    // `rebuild` recovers the same way.
+    fs::write(reg.path("public/index.git/refs/heads/main.lock"), &head).unwrap();
+    reg.ktra(&["rebuild"]).success();
+    reg.ktra(&["verify"]).success();
+}
+
+#[test]
+fn a_failed_git_step_after_the_sparse_index_moved_is_acknowledged_and_caught_up_later() {
+    let reg = Reg::new();
+    let a = reg.krate("first", "1.0.0");
+    reg.ktra(&["add", &a]).success();
+    let fail = [("KTRA_FAIL_AT", "git-objects")];
+
+    let b = reg.krate("second", "1.0.0");
+    let out = reg.ktra_env(&fail, &["add", &b]).success();
+    assert!(
+        out.stderr.contains("the git index could not be updated")
+            && out.stderr.contains("injected failure at `git-objects`")
+            && out.stderr.contains("next change (or `ktra rebuild`)"),
+        "{}",
+        out.describe()
+    );
+    assert!(reg.path("public/index/se/co/second").is_file());
+    assert!(reg.path("public/crates/second-1.0.0.crate").is_file());
+    // The registry says exactly where it is: the change stands, the git step is pending.
+    let out = reg.ktra(&["verify"]).success();
+    assert!(
+        out.stderr.contains("interrupted `add` change is pending"),
+        "{}",
+        out.describe()
+    );
+
+    // A retry while git still fails is not an error, and neither is another change.
+    let out = reg.ktra_env(&fail, &["add", &b]).success();
+    assert!(out.stderr.contains("git index"), "{}", out.describe());
+    let c = reg.krate("third", "1.0.0");
+    reg.ktra_env(&fail, &["add", &c]).success();
+    reg.ktra_env(&fail, &["yank", "first@1.0.0"]).success();
+    let out = reg.ktra(&["verify"]).success();
+    assert!(out.stderr.contains("pending"), "{}", out.describe());
+
+    // The next change that can reach git brings every file left behind up to date (an
+    // identical add changes nothing itself, but completes the pending change).
+    let out = reg.ktra(&["add", &b]).success();
+    assert!(
+        out.stderr.contains("completing an interrupted"),
+        "{}",
+        out.describe()
+    );
+    let out = reg.ktra(&["verify"]).success();
+    assert!(!out.stderr.contains("interrupted"), "{}", out.describe());
+    assert!(!reg.path("state/pending.json").exists());
+}
+
+#[test]
+fn verify_passes_every_time_while_a_writer_adds_versions() {
+    let reg = std::sync::Arc::new(Reg::new());
+    let files: Vec<String> = (0..400)
+        .map(|i| reg.krate("busy", &format!("0.1.{i}")))
+        .collect();
+    reg.ktra(&["add", &files[0]]).success();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (reg, stop) = (reg.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut added = 0;
+            for f in &files[1..] {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                reg.ktra(&["add", f]).success();
+                added += 1;
+            }
+            added
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        let out = reg.ktra(&["verify"]);
+        if !out.status.success() {
+            failures.push(out.describe());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let added = writer.join().unwrap();
+    assert!(added > 0, "the writer added nothing while verify ran");
+    assert!(
+        failures.is_empty(),
+        "{} of 40 verify runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    reg.ktra(&["verify"]).success();
+}
