@@ -303,3 +303,51 @@ fn verify_passes_every_time_while_a_writer_adds_versions() {
     );
     reg.ktra(&["verify"]).success();
 }
+
+/// Regular files below `state/tmp`, with their sizes.
+fn temp_files(reg: &Reg) -> Vec<(String, u64)> {
+    files_below(&reg.path("state/tmp"))
+        .into_iter()
+        .map(|(rel, path)| (rel, fs::metadata(path).unwrap().len()))
+        .collect()
+}
+
+#[test]
+fn temp_files_of_killed_processes_go_at_the_next_write_and_state_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let reg = Reg::new();
+    let a = reg.krate("first", "1.0.0");
+    reg.ktra(&["add", &a]).success();
+    assert!(temp_files(&reg).is_empty(), "{:?}", temp_files(&reg));
+
+    // Killed after its temporary files were written and before they moved into place.
+    let b = reg.krate("second", "1.0.0");
+    reg.ktra_env(&[("KTRA_CRASH_AT", "crates-synced")], &["add", &b])
+        .failure();
+    let left = temp_files(&reg);
+    assert!(
+        left.iter().any(|(_, size)| *size > 0),
+        "the crash left no temporary files: {left:?}"
+    );
+    // The next write (minutes, not an hour, later) removes them.
+    let c = reg.krate("third", "1.0.0");
+    reg.ktra(&["add", &c]).success();
+    assert!(temp_files(&reg).is_empty(), "{:?}", temp_files(&reg));
+
+    // Files in state/ are the owner's alone; served files stay readable.
+    reg.ktra(&["user", "add", "alice"]).success();
+    reg.ktra(&["token", "create", "alice"]).success();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let state = files_below(&reg.path("state"));
+    assert!(state.len() > 3, "{state:?}");
+    for (rel, path) in state {
+        assert_eq!(mode(&path), 0o600, "state/{rel} has mode {:o}", mode(&path));
+    }
+    assert_eq!(mode(&reg.path("state")), 0o700);
+    for served in [
+        "public/index/th/ir/third",
+        "public/crates/third-1.0.0.crate",
+    ] {
+        assert_eq!(mode(&reg.path(served)) & 0o044, 0o044, "{served}");
+    }
+}
