@@ -217,6 +217,13 @@ impl Store {
         }
     }
 
+    /// Removes the folders a key would live in, as far up as they are empty (for folders made
+    /// ahead for a change that did not happen). Call under the registry lock: a writer's batch
+    /// may be about to move a file into such a folder.
+    pub fn remove_empty_parents(&self, area: Area, key: &str) {
+        remove_empty_parents(&self.path(area, key), &self.path(area, ""));
+    }
+
     /// Reads a file in chunks into `f` (for hashing without loading it whole).
     pub fn stream(&self, area: Area, key: &str, mut f: impl FnMut(&[u8])) -> Result<bool> {
         let Some(mut file) = self.open(area, key)? else {

@@ -72,8 +72,13 @@ impl Reg {
 
     /// A well-formed `NAME-VERSION.crate`; returns its path.
     fn krate(&self, name: &str, version: &str) -> String {
+        self.krate_with(name, version, "")
+    }
+
+    /// The same with more manifest text (dependencies).
+    fn krate_with(&self, name: &str, version: &str, extra: &str) -> String {
         let path = self.files.join(format!("{name}-{version}.crate"));
-        fs::write(&path, simple(name, version, "")).unwrap();
+        fs::write(&path, simple(name, version, extra)).unwrap();
         path.to_str().unwrap().to_owned()
     }
 
@@ -350,4 +355,48 @@ fn temp_files_of_killed_processes_go_at_the_next_write_and_state_files_are_priva
     ] {
         assert_eq!(mode(&reg.path(served)) & 0o044, 0o044, "{served}");
     }
+}
+
+/// Every folder below `public/index`.
+fn index_folders(reg: &Reg) -> Vec<String> {
+    let base = reg.path("public/index");
+    walkdir::WalkDir::new(&base)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_dir())
+        .map(|e| {
+            e.path()
+                .strip_prefix(&base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn refused_adds_leave_no_empty_index_folders() {
+    let reg = Reg::new();
+    let a = reg.krate("first", "1.0.0");
+    reg.ktra(&["add", &a]).success();
+    let before = index_folders(&reg);
+
+    // One bad input in a batch: the good one's folder, made during inspection, goes too.
+    let good = reg.krate("evil", "1.0.0");
+    let bad = reg.files.join("broken-1.0.0.crate");
+    fs::write(&bad, b"not a crate").unwrap();
+    reg.ktra(&["add", &good, bad.to_str().unwrap()]).failure();
+    assert_eq!(index_folders(&reg), before);
+
+    // Refused under the lock: a dependency this registry cannot satisfy.
+    let dep = "[dependencies.missing]\nversion = \"1\"\nregistry-index = \"sparse+http://127.0.0.1:9/r/index/\"\n";
+    let lonely = reg.krate_with("lonely", "1.0.0", dep);
+    let out = reg.ktra(&["add", &lonely]).failure();
+    assert!(out.stderr.contains("missing"), "{}", out.describe());
+    assert_eq!(index_folders(&reg), before);
+    reg.ktra(&["verify"]).success();
+
+    // An accepted add still makes its folders.
+    reg.ktra(&["add", &good]).success();
+    assert!(reg.path("public/index/ev/il/evil").is_file());
 }
