@@ -400,3 +400,52 @@ fn refused_adds_leave_no_empty_index_folders() {
     reg.ktra(&["add", &good]).success();
     assert!(reg.path("public/index/ev/il/evil").is_file());
 }
+
+#[test]
+fn a_killed_batch_add_is_reported_by_the_next_change_and_completed_by_running_it_again() {
+    let reg = Reg::new();
+    let batch: Vec<String> = ["alpha", "bravo", "charlie"]
+        .iter()
+        .map(|n| reg.krate(n, "1.0.0"))
+        .collect();
+    let mut args = vec!["add"];
+    args.extend(batch.iter().map(String::as_str));
+    // Killed after the first index file moved into place.
+    reg.ktra_env(&[("KTRA_CRASH_AT", "index-partial")], &args)
+        .failure();
+    let visible: Vec<&str> = ["alpha", "bravo", "charlie"]
+        .into_iter()
+        .filter(|n| {
+            reg.path(&format!("public/index/{}/{}/{n}", &n[..2], &n[2..4]))
+                .is_file()
+        })
+        .collect();
+    assert_eq!(visible.len(), 1, "{visible:?}");
+
+    // The next change says what the interrupted one left and what to do.
+    let other = reg.krate("other", "1.0.0");
+    let out = reg.ktra(&["add", &other]).success();
+    assert!(
+        out.stderr.contains(&format!(
+            "had added 1 of its 3 versions ({}@1.0.0)",
+            visible[0]
+        )) && out
+            .stderr
+            .contains("run the same command again to add them"),
+        "{}",
+        out.describe()
+    );
+    reg.ktra(&["verify"]).success();
+
+    // Running the same add again completes it.
+    let out = reg.ktra(&args).success();
+    assert!(!out.stderr.contains("interrupted"), "{}", out.describe());
+    for n in ["alpha", "bravo", "charlie"] {
+        assert!(
+            reg.path(&format!("public/crates/{n}-1.0.0.crate"))
+                .is_file()
+        );
+    }
+    let out = reg.ktra(&["verify"]).success();
+    assert!(out.stderr.contains("4 crates"), "{}", out.describe());
+}
