@@ -27,8 +27,12 @@ pub struct Report {
 /// the middle of a change makes look wrong (or pending) is checked again with writers held off
 /// (the lock, shared), and that second reading is the report.
 pub fn verify(reg: &Registry) -> Result<Report> {
-    let first = verify_once(reg)?;
-    if first.problems.is_empty() && first.interrupted.is_none() {
+    // A file or folder a writer removed while it was being read is an error, not a finding:
+    // that too is read again.
+    if let Ok(first) = verify_once(reg)
+        && first.problems.is_empty()
+        && first.interrupted.is_none()
+    {
         return Ok(first);
     }
     let wait = reg.config.lock_timeout.effective();

@@ -449,3 +449,94 @@ fn a_killed_batch_add_is_reported_by_the_next_change_and_completed_by_running_it
     let out = reg.ktra(&["verify"]).success();
     assert!(out.stderr.contains("4 crates"), "{}", out.describe());
 }
+
+/// `ktra serve` on a free loopback port with extra environment variables; killed on drop.
+struct Served(std::process::Child, u16);
+
+impl Served {
+    fn start(reg: &Reg, env: &[(&str, &str)]) -> Served {
+        use std::io::BufRead;
+        let mut child = reg.bare();
+        child
+            .envs(env.iter().copied())
+            .env("NO_COLOR", "1")
+            .arg("-r")
+            .arg(&reg.root)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = child.spawn().unwrap();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Served(child, port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn publish_body(name: &str, vers: &str) -> Vec<u8> {
+    let krate = simple(name, vers, "");
+    let json = format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"features":{{}}}}"#);
+    let mut b = (json.len() as u32).to_le_bytes().to_vec();
+    b.extend_from_slice(json.as_bytes());
+    b.extend_from_slice(&(krate.len() as u32).to_le_bytes());
+    b.extend_from_slice(&krate);
+    b
+}
+
+#[test]
+fn a_publish_whose_git_step_fails_is_acknowledged_and_a_retry_is_no_server_error() {
+    let reg = Reg::new();
+    reg.ktra(&["user", "add", "dana"]).success();
+    let token = reg
+        .ktra(&["token", "create", "dana"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let server = Served::start(&reg, &[("KTRA_FAIL_AT", "git-objects")]);
+    let publish = || {
+        crate::serve::request_with_body(
+            server.1,
+            "PUT",
+            "/api/v1/crates/new",
+            &[("Authorization", &token)],
+            &publish_body("pubbed", "1.0.0"),
+        )
+    };
+    let first = publish();
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert!(reg.path("public/index/pu/bb/pubbed").is_file());
+    let retry = publish();
+    assert!(
+        retry.status < 500,
+        "{} {}",
+        retry.status,
+        String::from_utf8_lossy(&retry.body)
+    );
+    let out = reg.ktra(&["verify"]).success();
+    assert!(out.stderr.contains("pending"), "{}", out.describe());
+    drop(server);
+    // The next change without the failure brings the git index up to date.
+    reg.ktra(&["yank", "pubbed@1.0.0"]).success();
+    let out = reg.ktra(&["verify"]).success();
+    assert!(!out.stderr.contains("interrupted"), "{}", out.describe());
+}
