@@ -80,7 +80,7 @@ impl RegistryLock {
             }
         }
         // Polled: a blocking lock cannot be abandoned when the wait is over. The pause grows
-        // to a few milliseconds, so a waiter starts soon after the holder is done.
+        // to 2 ms, so a waiter starts soon after the holder is done.
         let started = Instant::now();
         let mut pause = Duration::from_micros(500);
         loop {
@@ -92,7 +92,7 @@ impl RegistryLock {
                 .into());
             }
             std::thread::sleep(pause.min(left));
-            pause = (pause * 2).min(Duration::from_millis(8));
+            pause = (pause * 2).min(Duration::from_millis(2));
             match try_lock(&file) {
                 Ok(()) => return Ok(Self { _file: file }),
                 Err(TryLockError::WouldBlock) => {}
