@@ -455,6 +455,10 @@ struct Served(std::process::Child, u16);
 
 impl Served {
     fn start(reg: &Reg, env: &[(&str, &str)]) -> Served {
+        Served::start_with(reg, env, &[])
+    }
+
+    fn start_with(reg: &Reg, env: &[(&str, &str)], args: &[&str]) -> Served {
         use std::io::BufRead;
         let mut child = reg.bare();
         child
@@ -463,6 +467,7 @@ impl Served {
             .arg("-r")
             .arg(&reg.root)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
@@ -539,4 +544,32 @@ fn a_publish_whose_git_step_fails_is_acknowledged_and_a_retry_is_no_server_error
     reg.ktra(&["yank", "pubbed@1.0.0"]).success();
     let out = reg.ktra(&["verify"]).success();
     assert!(!out.stderr.contains("interrupted"), "{}", out.describe());
+}
+
+#[test]
+fn the_pull_through_caches_upstream_files_privately() {
+    use std::os::unix::fs::PermissionsExt;
+    let up = Reg::new();
+    let a = up.krate("first", "1.0.0");
+    up.ktra(&["add", &a]).success();
+    let upstream = Served::start(&up, &[]);
+    let local = Reg::new();
+    let url = format!("sparse+http://127.0.0.1:{}/index/", upstream.1);
+    let server = Served::start_with(&local, &[], &["--mirror-upstream", &url]);
+    let reply = crate::serve::request(server.1, "GET", "/mirror/index/fi/rs/first", &[]);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let state = files_below(&local.path("state"));
+    assert!(
+        state.iter().any(|(rel, _)| rel.contains("upstream")),
+        "{state:?}"
+    );
+    for (rel, path) in state {
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "state/{rel} has mode {mode:o}");
+    }
 }
