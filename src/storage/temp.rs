@@ -80,6 +80,14 @@ pub(super) fn clean(root: &Path, age: Duration) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
+    // Skipped by name too: where file locks are per process (NFS), this process's own lock
+    // would not stop it.
+    let own: Vec<PathBuf> = OWN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .flat_map(|m| m.values().map(|(dir, _)| dir.clone()))
+        .collect();
     let now = SystemTime::now();
     let old = |path: &Path| {
         fs::symlink_metadata(path)
@@ -93,6 +101,9 @@ pub(super) fn clean(root: &Path, age: Duration) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if own.contains(&path) {
+            continue;
+        }
         if is_dir && name.starts_with(PROCESS_PREFIX) {
             match File::open(path.join(LOCK_FILE)) {
                 // Free: its process is gone. Held while the folder goes, so a second cleaner
