@@ -129,8 +129,8 @@ impl Store {
         };
         create()
             .or_else(|_| {
-                // The folder was removed from outside: make a new one.
-                temp::forget(&root);
+                // If the folder was removed from outside, a new one is made.
+                temp::forget_if_gone(&root);
                 create()
             })
             .with_context(|| format!("failed to create a temporary file in `{}`", root.display()))

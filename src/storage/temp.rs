@@ -55,11 +55,14 @@ pub(super) fn own_dir(root: &Path) -> io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Forgets this process's folder below `root` (it was removed from outside): the next
-/// [`own_dir`] makes a new one.
-pub(super) fn forget(root: &Path) {
+/// Forgets this process's folder below `root` if it was removed from outside, so that the
+/// next [`own_dir`] makes a new one. A folder that is still there is kept (and stays locked):
+/// other threads may have files in it waiting to move into place.
+pub(super) fn forget_if_gone(root: &Path) {
     let mut own = OWN.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(own) = own.as_mut() {
+    if let Some(own) = own.as_mut()
+        && own.get(root).is_some_and(|(dir, _)| !dir.is_dir())
+    {
         own.remove(root);
     }
 }
@@ -151,7 +154,10 @@ mod tests {
         clean(root.path(), Duration::ZERO);
         assert!(mine.join("work").is_file());
         assert!(!root.path().join("loose").exists());
-        forget(root.path());
+        forget_if_gone(root.path());
+        assert_eq!(own_dir(root.path()).unwrap(), mine);
+        fs::remove_dir_all(&mine).unwrap();
+        forget_if_gone(root.path());
         assert_ne!(own_dir(root.path()).unwrap(), mine);
     }
 }
