@@ -29,6 +29,9 @@ pub struct Config {
     /// Largest `.crate` the publish API accepts, in bytes.
     #[serde(default = "default_max_crate_size")]
     pub max_crate_size: u64,
+    /// How long a change waits for the registry lock (`lock-timeout = "60s"`).
+    #[serde(default, skip_serializing_if = "crate::storage::LockWait::is_default")]
+    pub lock_timeout: crate::storage::LockWait,
     #[serde(default)]
     pub git: GitSettings,
     #[serde(default, skip_serializing_if = "MirrorSettings::is_default")]

@@ -1,5 +1,8 @@
 //! The `ktra` binary; everything lives in the library.
 
 fn main() -> std::process::ExitCode {
-    ktra::cli::main()
+    let code = ktra::cli::main();
+    // This process's temporary folder goes with it (a killed process's goes at the next change).
+    ktra::storage::release_temp_dirs();
+    code
 }

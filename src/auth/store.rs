@@ -86,6 +86,7 @@ pub fn put_owners(store: &Store, crate_name: &str, logins: &[String]) -> Result<
 
 /// Appends one event to the audit log and syncs it.
 pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let path = store.path(Area::State, "audit.jsonl");
     let mut line = serde_json::json!({ "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string() });
     if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), event) {
@@ -94,6 +95,7 @@ pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
     let mut file = std::fs::File::options()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&path)
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     writeln!(file, "{line}").with_context(|| format!("failed to write `{}`", path.display()))?;

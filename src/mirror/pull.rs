@@ -128,7 +128,7 @@ impl PullThrough {
     /// A cache file, replaced atomically (not synced: it can always be fetched again).
     fn store_cache(&self, key: &str, bytes: &[u8]) -> Result<()> {
         use std::io::Write;
-        let mut tmp = self.store.temp_file()?;
+        let mut tmp = self.store.private_temp_file()?;
         tmp.write_all(bytes)
             .context("failed to write a temporary file")?;
         self.store.make_parent(Area::State, key)?;

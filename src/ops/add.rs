@@ -8,9 +8,10 @@ use super::inspect::{self, CrateInput, InspectOptions, Prepared};
 use super::writer::Writer;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal, PendingCrate};
+use crate::storage::{Area, Journal, LockMode, PendingCrate, RegistryLock};
 use anyhow::{Context, Result, anyhow};
 use rayon::prelude::*;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
@@ -69,9 +70,50 @@ pub fn add_crates(
         })
         .collect();
     bar.finish_and_clear();
-    let prepared = all_or_nothing(results)?;
-
+    // Inspection made the index folders of new crates ahead; a refused add takes them away.
+    let folders: Vec<String> = results
+        .iter()
+        .flatten()
+        .map(|p| keys::index(&p.entry.name))
+        .collect();
+    let prepared = match all_or_nothing(results) {
+        Ok(p) => p,
+        Err(e) => {
+            let state = reg.store.path(Area::State, "");
+            // Not worth a long wait: at worst empty folders stay, which cargo ignores.
+            let wait = Duration::from_secs(2).min(reg.config.lock_timeout.effective());
+            if let Ok(_lock) =
+                RegistryLock::acquire_within(&state, LockMode::Exclusive, wait, || {})
+            {
+                remove_unused_folders(reg, &folders);
+            }
+            return Err(e);
+        }
+    };
     let writer = Writer::begin(reg, printer)?;
+    let added = add_locked(&writer, prepared, opts);
+    if added.is_err() {
+        remove_unused_folders(reg, &folders);
+    }
+    added
+}
+
+/// Index folders of crates that did not get an index file, while they are empty.
+fn remove_unused_folders(reg: &Registry, index_keys: &[String]) {
+    for key in index_keys {
+        if !reg.store.exists(Area::Public, key) {
+            reg.store.remove_empty_parents(Area::Public, key);
+        }
+    }
+}
+
+/// The add, under the registry lock: checks against the registry, then the writes.
+fn add_locked(
+    writer: &Writer<'_>,
+    prepared: Vec<Prepared>,
+    opts: &AddOptions,
+) -> Result<Vec<AddedCrate>> {
+    let reg = writer.reg;
     let plan = plan(reg, prepared)?;
     if opts.reject_existing
         && let Some(a) = plan.unchanged.first()
@@ -119,7 +161,7 @@ pub fn add_crates(
             crate::auth::store::put_owners(&reg.store, &crate_name, std::slice::from_ref(login))?;
         }
     }
-    write(&writer, plan)?;
+    write(writer, plan)?;
     Ok(report)
 }
 

@@ -6,7 +6,7 @@
 
 use crate::index::{IndexPackage, RegistryConfig, entry, file::same_ignoring_build, name, path};
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal, git};
+use crate::storage::{Area, Journal, LockMode, RegistryLock, git};
 use anyhow::Result;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -23,7 +23,35 @@ pub struct Report {
     pub interrupted: Option<String>,
 }
 
+/// Reads without the lock, so writers are not held up on a large registry. What a writer in
+/// the middle of a change makes look wrong (or pending) is checked again with writers held off
+/// (the lock, shared), and that second reading is the report.
 pub fn verify(reg: &Registry) -> Result<Report> {
+    // A file or folder a writer removed while it was being read is an error, not a finding:
+    // that too is read again.
+    if let Ok(first) = verify_once(reg)
+        && first.problems.is_empty()
+        && first.interrupted.is_none()
+    {
+        return Ok(first);
+    }
+    let wait = reg.config.lock_timeout.effective();
+    let state = reg.store.path(Area::State, "");
+    let _lock = RegistryLock::acquire_within(&state, LockMode::Shared, wait, || {})?;
+    let mirror = reg.store.path(Area::State, crate::mirror::layout::LOCK_DIR);
+    let _mirror = match mirror.join("lock").exists() {
+        true => Some(RegistryLock::acquire_within(
+            &mirror,
+            LockMode::Shared,
+            wait,
+            || {},
+        )?),
+        false => None,
+    };
+    verify_once(reg)
+}
+
+fn verify_once(reg: &Registry) -> Result<Report> {
     let store = &reg.store;
     let mut report = Report::default();
     let journal = Journal::load(store)?.unwrap_or_default();
@@ -248,6 +276,14 @@ fn check_git(
             return Ok(());
         }
     };
+    for path in git::stale_locks(&reg.git_dir()) {
+        let rel = path.strip_prefix(reg.store.public_dir()).unwrap_or(&path);
+        problems.push(format!(
+            "`public/{}` is a stale git lock file left by a killed process: git index updates \
+             fail until it is removed (the next change or `ktra rebuild` removes it)",
+            rel.display()
+        ));
+    }
     let mut tree = git.files()?;
     for (key, blob) in sparse {
         let rel = key.strip_prefix("index/").unwrap_or(key);

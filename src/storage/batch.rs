@@ -66,7 +66,10 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         self.unremove(area, key);
-        let mut tmp = self.store.temp_file()?;
+        let mut tmp = match area {
+            Area::Public => self.store.temp_file()?,
+            Area::State => self.store.private_temp_file()?,
+        };
         tmp.write_all(bytes)
             .with_context(|| format!("failed to write a temporary file for `{key}`"))?;
         // Closed now: a batch can hold more files than a process may keep open.
@@ -76,7 +79,12 @@ impl<'a> Batch<'a> {
     }
 
     /// Stages an already written temporary file (from [`Store::temp_file`]) to become `key`.
+    /// A file for the private area is made readable by the owner only.
     pub fn put_file(&mut self, area: Area, key: &str, tmp: TempPath) {
+        if area == Area::State {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600));
+        }
         self.unremove(area, key);
         self.staged.push((area, key.to_owned(), tmp));
     }

@@ -109,6 +109,7 @@ impl GitIndex {
         let commit = Object::commit(tree_oid, parent.as_ref().map(|p| p.id()), message, now);
         let commit_oid = commit.oid;
         objects.push(commit);
+        super::crash::fault("git-objects").context("failed to write the git index's objects")?;
         if changes.len() > LOOSE_LIMIT {
             let odb = self
                 .repo
@@ -269,6 +270,25 @@ fn insert(root: &mut BTreeMap<String, Node>, path: &str, oid: Option<Oid>) -> Re
     }
     level.insert(file.to_owned(), Node::File(oid));
     Ok(())
+}
+
+/// Lock files git (and libgit2) leave in the git index at `git_dir` when killed while moving a
+/// reference or rewriting a file: `HEAD.lock`, `config.lock`, `packed-refs.lock` and any
+/// `*.lock` below `refs/`. Under the registry lock no writer is inside the git index, so every
+/// one found is stale, and while one is there every commit fails with "Locked".
+pub fn stale_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = ["HEAD.lock", "config.lock", "packed-refs.lock"]
+        .iter()
+        .map(|n| git_dir.join(n))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    let refs = git_dir.join("refs");
+    for entry in walkdir::WalkDir::new(&refs).into_iter().flatten() {
+        if !entry.file_type().is_dir() && entry.file_name().to_string_lossy().ends_with(".lock") {
+            found.push(entry.into_path());
+        }
+    }
+    found
 }
 
 /// The blob id git gives these bytes (to compare the sparse files with the git tree).

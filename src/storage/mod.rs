@@ -20,11 +20,15 @@ pub mod git;
 mod git_objects;
 mod git_pack;
 mod journal;
-mod lock;
+pub mod lock;
+mod lock_settings;
+mod temp;
 
 pub use batch::Batch;
 pub use journal::{Journal, PendingCrate};
-pub use lock::RegistryLock;
+pub use lock::{LockMode, LockTimeout, RegistryLock};
+pub use lock_settings::LockWait;
+pub use temp::release as release_temp_dirs;
 
 use anyhow::{Context, Result};
 use std::fs;
@@ -103,41 +107,39 @@ impl Store {
     }
 
     /// A new temporary file in the private area, on the same file system as the tree, to be
-    /// moved into place by a [`Batch`].
+    /// moved into place by a [`Batch`]: in this process's own folder of `state/tmp`, so that
+    /// what a killed process leaves is recognised and removed by the next writer.
     /// Created readable by all (0644 before the umask): it becomes a served file.
     pub fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
-        let dir = self.tmp_dir();
+        self.temp_file_mode(0o644)
+    }
+
+    /// A new temporary file for the private area: readable by the owner only (0600).
+    pub fn private_temp_file(&self) -> Result<tempfile::NamedTempFile> {
+        self.temp_file_mode(0o600)
+    }
+
+    fn temp_file_mode(&self, mode: u32) -> Result<tempfile::NamedTempFile> {
+        let root = self.tmp_dir();
         let create = || {
+            let dir = temp::own_dir(&root)?;
             tempfile::Builder::new()
-                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
                 .tempfile_in(&dir)
         };
         create()
             .or_else(|_| {
-                fs::create_dir_all(&dir)?;
+                // If the folder was removed from outside, a new one is made.
+                temp::forget_if_gone(&root);
                 create()
             })
-            .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))
+            .with_context(|| format!("failed to create a temporary file in `{}`", root.display()))
     }
 
-    /// Removes temporary files older than `age`: debris of a crash, never a file still being
-    /// written.
+    /// Removes what killed processes left in `state/tmp`: the folders of processes that are
+    /// gone at once, loose files older than `age`. Safe while other processes write theirs.
     pub fn clean_stale_temp(&self, age: std::time::Duration) {
-        let Ok(entries) = fs::read_dir(self.tmp_dir()) else {
-            return;
-        };
-        let now = std::time::SystemTime::now();
-        for entry in entries.flatten() {
-            let stale = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|a| a > age);
-            if stale {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        temp::clean(&self.tmp_dir(), age);
     }
 
     /// Creates the folder a key will live in.
@@ -213,6 +215,13 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).with_context(|| format!("failed to remove `{}`", path.display())),
         }
+    }
+
+    /// Removes the folders a key would live in, as far up as they are empty (for folders made
+    /// ahead for a change that did not happen). Call under the registry lock: a writer's batch
+    /// may be about to move a file into such a folder.
+    pub fn remove_empty_parents(&self, area: Area, key: &str) {
+        remove_empty_parents(&self.path(area, key), &self.path(area, ""));
     }
 
     /// Reads a file in chunks into `f` (for hashing without loading it whole).
