@@ -95,7 +95,7 @@ pub fn add_crates(
                 }
                 None if plan
                     .existing
-                    .get(&keys::index(crate_name))
+                    .get(&keys::index(crate_name)?)
                     .is_some_and(|f| !f.is_empty()) =>
                 {
                     return Err(Refusal::NotOwner(format!(
@@ -157,7 +157,11 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
                 key: keys::crate_file(&p.entry.name, &p.entry.vers),
             })
             .collect(),
-        index_files: plan.new.iter().map(|(n, _)| keys::index(n)).collect(),
+        index_files: plan
+            .new
+            .iter()
+            .map(|(n, _)| keys::index(n))
+            .collect::<Result<_, _>>()?,
         ..Journal::default()
     };
     writer.journal(&journal)?;
@@ -171,7 +175,7 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     let mut sources = Vec::with_capacity(plan.new.len());
     let site = crate::ops::site::enabled(reg);
     for (crate_name, mut list) in plan.new {
-        let key = keys::index(&crate_name);
+        let key = keys::index(&crate_name)?;
         let mut file = plan.existing.remove(&key).unwrap_or_default();
         // The index file written ahead is right only for a new crate with one version.
         let ahead = (list.len() == 1 && file.is_empty())

@@ -118,7 +118,7 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         crate::package::meta::read_parsed(inspection.doc.as_ref().ok(), &inspection.readmes);
     // The folder of its index file, made now so that the (slow) directory creation overlaps
     // the inspection of other crates. An empty folder changes nothing for cargo.
-    let index_key = crate::registry::keys::index(&entry.name);
+    let index_key = crate::registry::keys::index(&entry.name)?;
     store.make_parent(Area::Public, &index_key)?;
     entry.pubtime = Some(opts.pubtime.to_owned());
     let index_temp = if store.exists(Area::Public, &index_key) {

@@ -84,7 +84,7 @@ pub fn versions(reg: &Registry, name: &str) -> Result<Vec<VersionRow>> {
 
 /// Whether the index holds exactly this version of this crate.
 pub fn has_version(reg: &Registry, name: &str, vers: &str) -> Result<bool> {
-    let Some(bytes) = reg.store.read(Area::Public, &keys::index(name))? else {
+    let Some(bytes) = reg.store.read(Area::Public, &keys::index(name)?)? else {
         return Ok(false);
     };
     let Ok(file) = IndexFile::parse(&bytes) else {
