@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod index;
+pub mod limits;
 pub mod mirror;
 pub mod ops;
 pub mod package;

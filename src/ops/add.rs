@@ -56,6 +56,7 @@ pub fn add_crates(
     let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let iopts = InspectOptions {
         identity: &identity,
+        limits: &reg.config.limits,
         max_size: opts.max_size,
         pubtime: &pubtime,
     };

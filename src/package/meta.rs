@@ -82,13 +82,7 @@ pub fn read_parsed(
         categories: list("categories"),
         edition: text("edition"),
     };
-    let wanted: Vec<String> = match package.and_then(|p| p.get("readme")) {
-        Some(Value::Boolean(false)) => Vec::new(),
-        Some(Value::String(path)) => vec![path.trim_start_matches("./").to_owned()],
-        _ => ["README.md", "README.txt", "README"]
-            .map(String::from)
-            .to_vec(),
-    };
+    let wanted = wanted_readmes(package);
     let readme = wanted.iter().find_map(|w| {
         let (path, bytes) = readmes.iter().find(|(p, _)| p == w)?;
         let text = String::from_utf8_lossy(bytes).into_owned();
@@ -98,6 +92,26 @@ pub fn read_parsed(
         })
     });
     (meta, readme)
+}
+
+/// The paths inside the crate that are its README, in order of preference: the one
+/// `package.readme` names, none when it is `false`, else crates.io's defaults.
+fn wanted_readmes(package: Option<&Table>) -> Vec<String> {
+    match package.and_then(|p| p.get("readme")) {
+        Some(Value::Boolean(false)) => Vec::new(),
+        Some(Value::String(path)) => vec![path.trim_start_matches("./").to_owned()],
+        _ => ["README.md", "README.txt", "README"]
+            .map(String::from)
+            .to_vec(),
+    }
+}
+
+/// The size of the crate's README, from the sizes of the files that may be it.
+pub fn readme_size(doc: Option<&Table>, sizes: &[(String, u64)]) -> Option<u64> {
+    let package = doc?.get("package").and_then(Value::as_table);
+    wanted_readmes(package)
+        .iter()
+        .find_map(|w| sizes.iter().find(|(p, _)| p == w).map(|(_, size)| *size))
 }
 
 #[cfg(test)]

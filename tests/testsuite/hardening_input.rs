@@ -5,6 +5,7 @@
 
 use crate::cli::Reg;
 use crate::support::ktra_bin;
+use ktra::package::testing::{Entry, manifest, tarball};
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -149,4 +150,117 @@ fn a_crates_io_dependency_with_a_path_for_package_never_reaches_the_index() {
         line.contains(r#""name":"_under""#) && line.contains(r#""package":"real-name""#),
         "{line}"
     );
+}
+
+/// A crate `NAME-VERSION.crate` with this manifest text and a `src/lib.rs`.
+fn with_manifest(reg: &Reg, name: &str, text: &str) -> String {
+    let root = format!("{name}-1.0.0");
+    let bytes = tarball(&[
+        Entry::File(&format!("{root}/Cargo.toml"), text.as_bytes()),
+        Entry::File(&format!("{root}/src/lib.rs"), b""),
+    ]);
+    reg.file(&format!("{root}.crate"), &bytes)
+}
+
+#[test]
+fn a_manifest_over_the_limit_is_refused_not_cut_short() {
+    let reg = Reg::new(false);
+    // Cut at 8 MiB, the text would end just before its dependency table and still parse.
+    let limit = 8 * 1024 * 1024;
+    let head = manifest("big", "1.0.0", "");
+    let mut text = format!("{head}#");
+    text.push_str(&"x".repeat(limit - text.len() - 1));
+    text.push('\n');
+    assert_eq!(text.len(), limit);
+    text.push_str("[dependencies]\nitoa = \"1\"\n");
+    let file = with_manifest(&reg, "big", &text);
+    let want = format!(
+        "its `Cargo.toml` is {} bytes, over the limit of 8388608 bytes (setting `limits.max-manifest-size`)",
+        text.len()
+    );
+    refused(&reg, &file, &want);
+}
+
+#[test]
+fn three_hundred_thousand_features_are_refused_until_the_limit_is_raised() {
+    let reg = Reg::new(false);
+    let mut text = manifest("many", "1.0.0", "[features]\n");
+    for i in 0..300_000 {
+        text.push_str(&format!("f{i} = []\n"));
+    }
+    let file = with_manifest(&reg, "many", &text);
+    refused(
+        &reg,
+        &file,
+        "the number of features is 300000, over the limit of 300 (setting `limits.max-features` in ktra.toml)",
+    );
+    let settings = reg.root.join("ktra.toml");
+    let mut toml = fs::read_to_string(&settings).unwrap();
+    toml.push_str("\n[limits]\nmax-features = 300000\n");
+    fs::write(&settings, &toml).unwrap();
+    refused(
+        &reg,
+        &file,
+        "(setting `limits.max-index-line-size` in ktra.toml)",
+    );
+    toml.push_str("max-index-line-size = 16777216\n");
+    fs::write(&settings, &toml).unwrap();
+    let run = ktra_within(&reg, &["add", &file]);
+    assert!(run.ok, "{}", run.stderr);
+    let line = reg.index_line("ma/ny/many");
+    assert!(line.contains(r#""f299999":[]"#));
+}
+
+#[test]
+fn keywords_categories_and_description_follow_crates_io() {
+    let reg = Reg::new(false);
+    let cases = [
+        (
+            "keywords = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]",
+            "the number of keywords is 6, over the limit of 5",
+        ),
+        (
+            "keywords = [\"-bad\"]",
+            "keyword `-bad` must start with an ASCII letter or digit",
+        ),
+        (
+            "categories = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]",
+            "(setting `limits.max-categories` in ktra.toml)",
+        ),
+    ];
+    for (field, want) in cases {
+        let text = manifest("meta", "1.0.0", "").replace(
+            "license = \"MIT\"\n",
+            &format!("license = \"MIT\"\n{field}\n"),
+        );
+        let file = with_manifest(&reg, "meta", &text);
+        refused(&reg, &file, want);
+    }
+}
+
+#[test]
+fn a_file_named_like_the_top_folder_or_standing_where_a_folder_is_is_refused() {
+    let reg = Reg::new(false);
+    let m = manifest("top", "1.0.0", "");
+    let cases: [(Vec<Entry<'_>>, &str); 2] = [
+        (
+            vec![
+                Entry::File("top-1.0.0", b"x"),
+                Entry::File("top-1.0.0/Cargo.toml", m.as_bytes()),
+            ],
+            "entry `top-1.0.0` is a file where the archive's top directory must be",
+        ),
+        (
+            vec![
+                Entry::File("top-1.0.0/Cargo.toml", m.as_bytes()),
+                Entry::File("top-1.0.0/src", b"x"),
+                Entry::File("top-1.0.0/src/lib.rs", b""),
+            ],
+            "entry `top-1.0.0/src/lib.rs` is both a file and a directory",
+        ),
+    ];
+    for (entries, want) in cases {
+        let file = reg.file("top-1.0.0.crate", &tarball(&entries));
+        refused(&reg, &file, want);
+    }
 }
