@@ -17,6 +17,8 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod index;
 pub mod limits;
 pub mod mirror;
