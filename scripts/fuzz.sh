@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzing on the stable toolchain: runs each harness of src/fuzz_tests/ (the `.crate` reader,
 # manifest to index entry, the publish body decoder, the index line parser, the settings
-# parser) for SECONDS seconds each (default 60), optimized, one after the other.
+# parser) for SECONDS seconds each (default 60), one after the other, in the test profile
+# (KTRA_FUZZ_RELEASE=1: optimized, several times more cases per second after a longer build).
 #
 #   scripts/fuzz.sh [SECONDS]
 #
@@ -21,9 +22,11 @@ harnesses=(
   fuzz_tests::index_line::mutated_real_lines
   fuzz_tests::config::random_toml_ish_settings
 )
-cargo test --locked --release --lib --no-run
+profile=()
+if [[ "${KTRA_FUZZ_RELEASE:-}" == 1 ]]; then profile=(--release); fi
+cargo test --locked "${profile[@]}" --lib --no-run
 for h in "${harnesses[@]}"; do
-  KTRA_FUZZ_SECONDS="$seconds" cargo test --locked --release --lib -q -- \
+  KTRA_FUZZ_SECONDS="$seconds" cargo test --locked "${profile[@]}" --lib -q -- \
     --exact "$h" --nocapture 2>&1 | grep -E "cases|panicked|failed|FAILED|saved" || {
     echo "fuzz: $h failed" >&2
     exit 1
