@@ -16,6 +16,7 @@ harnesses=(
   fuzz_tests::archive::mutated_and_random_tarballs
   fuzz_tests::manifest::random_toml_ish_text
   fuzz_tests::manifest::structured_random_manifests
+  fuzz_tests::manifest::random_target_keys
   fuzz_tests::publish_body::random_bytes
   fuzz_tests::publish_body::bodies_of_cargos_layout
   fuzz_tests::index_line::random_bytes

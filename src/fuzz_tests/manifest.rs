@@ -190,3 +190,39 @@ fn random_toml_ish_text() {
 fn structured_random_manifests() {
     run("manifest-structured", 512, structured);
 }
+
+#[test]
+fn random_target_keys() {
+    run("manifest-target", 128, |u| {
+        let mut target = String::new();
+        let cfg = u.arbitrary().unwrap_or(false);
+        if cfg {
+            target.push_str("cfg(");
+        }
+        for _ in 0..u.int_in_range(0..=12u8).unwrap_or(0) {
+            let piece = [
+                "any(",
+                "all(",
+                "not(",
+                "unix",
+                "windows",
+                ",",
+                " ",
+                ")",
+                "feature",
+                " = ",
+                "\"x\"",
+                "target_os",
+            ];
+            target.push_str(&word(u, &piece));
+        }
+        if cfg && u.arbitrary().unwrap_or(false) {
+            target.push(')');
+        }
+        let text = format!(
+            "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[target.{}.dependencies]\nb = \"1\"\n",
+            quoted(&target)
+        );
+        check_text(&text)
+    });
+}

@@ -264,3 +264,59 @@ fn a_file_named_like_the_top_folder_or_standing_where_a_folder_is_is_refused() {
         refused(&reg, &file, want);
     }
 }
+
+#[test]
+fn a_publish_with_a_path_for_a_dependency_is_a_clear_400_that_names_no_server_path() {
+    let reg = Reg::new(false);
+    reg.ktra(&["user", "add", "alice"]).success();
+    let token = reg
+        .ktra(&["token", "create", "alice"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    let server = crate::serve::Serve::start(&reg.root);
+    let package = format!("{}dev/zero", "../".repeat(24));
+    let krate = ktra::package::testing::simple(
+        "evil",
+        "1.0.0",
+        &format!(
+            "[dependencies.zero]\nversion = \"1\"\npackage = \"{package}\"\nregistry-index = \"{SAME}\"\n"
+        ),
+    );
+    let json = r#"{"name":"evil","vers":"1.0.0","deps":[],"features":{}}"#;
+    let mut body = (json.len() as u32).to_le_bytes().to_vec();
+    body.extend_from_slice(json.as_bytes());
+    body.extend_from_slice(&(krate.len() as u32).to_le_bytes());
+    body.extend_from_slice(&krate);
+    let before = reg.snapshot();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = server.port;
+    std::thread::spawn(move || {
+        let headers = [("Authorization", token.as_str())];
+        let reply =
+            crate::serve::request_with_body(port, "PUT", "/api/v1/crates/new", &headers, &body);
+        let _ = tx.send(reply);
+    });
+    let reply = rx
+        .recv_timeout(LIMIT)
+        .expect("the receiver answers at once (it read no path)");
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    assert_eq!(reply.status, 400, "{text}");
+    assert!(
+        text.contains("dependency `zero` names a package that is not allowed"),
+        "{text}"
+    );
+    let root = reg.root.to_string_lossy().into_owned();
+    assert!(!text.contains(&root), "no server path in `{text}`");
+    let after = reg.snapshot();
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| k.starts_with("public/") && before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "the refused publish changed {changed:?}"
+    );
+}
