@@ -140,4 +140,19 @@ mod tests {
         assert!(read(off, &files).1.is_none());
         assert_eq!(read("not toml", &files), (VersionMeta::default(), None));
     }
+
+    #[test]
+    fn the_readme_size_is_that_of_the_file_the_manifest_names_or_the_default() {
+        let sizes = vec![
+            ("README.md".to_owned(), 10),
+            ("docs/INTRO.md".to_owned(), 99),
+        ];
+        let doc = |text: &str| toml::from_str::<Table>(text).unwrap();
+        let named = doc("[package]\nreadme = \"./docs/INTRO.md\"\n");
+        assert_eq!(readme_size(Some(&named), &sizes), Some(99));
+        assert_eq!(readme_size(Some(&doc("[package]\n")), &sizes), Some(10));
+        let off = doc("[package]\nreadme = false\n");
+        assert_eq!(readme_size(Some(&off), &sizes), None);
+        assert_eq!(readme_size(None, &sizes), None);
+    }
 }

@@ -320,3 +320,23 @@ fn a_publish_with_a_path_for_a_dependency_is_a_clear_400_that_names_no_server_pa
         "the refused publish changed {changed:?}"
     );
 }
+
+#[test]
+fn a_readme_over_the_limit_is_refused() {
+    let reg = Reg::new(false);
+    let settings = reg.root.join("ktra.toml");
+    let mut toml = fs::read_to_string(&settings).unwrap();
+    toml.push_str("\n[limits]\nmax-readme-size = 5\n");
+    fs::write(&settings, &toml).unwrap();
+    let m = manifest("doc", "1.0.0", "");
+    let bytes = tarball(&[
+        Entry::File("doc-1.0.0/Cargo.toml", m.as_bytes()),
+        Entry::File("doc-1.0.0/README.md", b"0123456789"),
+    ]);
+    let file = reg.file("doc-1.0.0.crate", &bytes);
+    refused(
+        &reg,
+        &file,
+        "the size of the README in bytes is 10, over the limit of 5 (setting `limits.max-readme-size` in ktra.toml)",
+    );
+}
