@@ -38,6 +38,8 @@ pub struct Config {
     pub mirror: MirrorSettings,
     #[serde(default, skip_serializing_if = "SiteSettings::is_default")]
     pub site: SiteSettings,
+    #[serde(default, skip_serializing_if = "crate::limits::Limits::is_default")]
+    pub limits: crate::limits::Limits,
 }
 
 /// The browsable site in `public/`.

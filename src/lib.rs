@@ -17,7 +17,10 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod index;
+pub mod limits;
 pub mod mirror;
 pub mod ops;
 pub mod package;

@@ -108,9 +108,10 @@ pub mod keys {
 
     pub const CONFIG_JSON: &str = "index/config.json";
 
-    /// Public key of a crate's index file.
-    pub fn index(name: &str) -> String {
-        format!("index/{}", path::index_path(name))
+    /// Public key of a crate's index file; a name that is not one is refused (see
+    /// [`path::index_path`]).
+    pub fn index(name: &str) -> Result<String, crate::index::name::NameError> {
+        Ok(format!("index/{}", path::index_path(name)?))
     }
 
     /// Public key of a crate file.

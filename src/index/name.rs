@@ -81,6 +81,8 @@ pub enum NameError {
     TooLong(String),
     #[error("the name `{0}` must start with an ASCII letter")]
     BadStart(String),
+    #[error("the name `{0}` must start with an ASCII letter or `_`")]
+    BadDependencyStart(String),
     #[error("the name `{0}` contains `{1}`: only ASCII letters, digits, `-` and `_` are allowed")]
     BadChar(String, char),
     #[error("the name `{0}` is reserved")]
@@ -93,21 +95,7 @@ pub struct CrateName(String);
 
 impl CrateName {
     pub fn new(name: &str) -> Result<Self, NameError> {
-        let Some(first) = name.chars().next() else {
-            return Err(NameError::Empty);
-        };
-        if name.len() > MAX_NAME_LEN {
-            return Err(NameError::TooLong(name.to_owned()));
-        }
-        if !first.is_ascii_alphabetic() {
-            return Err(NameError::BadStart(name.to_owned()));
-        }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-        {
-            return Err(NameError::BadChar(name.to_owned(), bad));
-        }
+        check_syntax(name)?;
         if RESERVED.contains(&canonical(name).as_str()) {
             return Err(NameError::Reserved(name.to_owned()));
         }
@@ -122,6 +110,48 @@ impl CrateName {
     pub fn canonical(&self) -> String {
         canonical(&self.0)
     }
+}
+
+/// crates.io's rules for the characters of a crate name, without the reserved list: 1 to
+/// [`MAX_NAME_LEN`] ASCII letters, digits, `-` and `_`, starting with a letter. What passes can
+/// safely become a file name (no `/`, `.`, NUL or non-ASCII), so the index path is built only
+/// from such names.
+pub fn check_syntax(name: &str) -> Result<(), NameError> {
+    check_chars(name, false)
+}
+
+/// crates.io's rules for the name a dependency is known by in the dependent's code (the key in
+/// `[dependencies]`, an alias when renamed): as [`check_syntax`], but it may start with `_`.
+pub fn check_dependency_name(name: &str) -> Result<(), NameError> {
+    check_chars(name, true)
+}
+
+fn check_chars(name: &str, underscore_first: bool) -> Result<(), NameError> {
+    let Some(first) = name.chars().next() else {
+        return Err(NameError::Empty);
+    };
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong(shortened(name)));
+    }
+    if underscore_first && !(first.is_ascii_alphabetic() || first == '_') {
+        return Err(NameError::BadDependencyStart(name.to_owned()));
+    }
+    if !underscore_first && !first.is_ascii_alphabetic() {
+        return Err(NameError::BadStart(name.to_owned()));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(NameError::BadChar(name.to_owned(), bad));
+    }
+    Ok(())
+}
+
+/// A name too long to be one, cut for messages (it may be megabytes of hostile text).
+fn shortened(name: &str) -> String {
+    let cut: String = name.chars().take(MAX_NAME_LEN).collect();
+    format!("{cut}...")
 }
 
 /// Lowercase with `-` folded to `_`.
@@ -191,6 +221,41 @@ mod tests {
             CrateName::new("LPT1"),
             Err(NameError::Reserved(_))
         ));
+    }
+
+    #[test]
+    fn dependency_names_may_start_with_an_underscore_but_nothing_else_is_looser() {
+        assert!(check_dependency_name("_private").is_ok());
+        assert!(
+            check_dependency_name("core").is_ok(),
+            "aliases may be reserved names"
+        );
+        assert!(
+            check_syntax("core").is_ok(),
+            "reserved is not a syntax rule"
+        );
+        assert!(matches!(
+            check_syntax("_private"),
+            Err(NameError::BadStart(_))
+        ));
+        for bad in [
+            "../../evil",
+            "a/b",
+            "a.b",
+            "",
+            "a\0b",
+            "é",
+            "../../../dev/zero",
+        ] {
+            assert!(check_dependency_name(bad).is_err(), "{bad}");
+            assert!(check_syntax(bad).is_err(), "{bad}");
+        }
+        let long = "x".repeat(100_000);
+        let err = check_syntax(&long).unwrap_err().to_string();
+        assert!(
+            err.len() < 200,
+            "the message quotes a shortened name: {err}"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Where things live: the index file path of a crate, the crate file path, and the `dl`
 //! template that makes cargo ask for exactly that crate file. Pure string functions.
 
+use super::name::NameError;
+
 /// The directory part of an index path (`1`, `2`, `3/a`, `ab/cd`) for a name as given.
 /// Names are ASCII (checked by `CrateName`), so byte slicing is safe; a non-ASCII name
 /// falls back to character slicing rather than panicking.
@@ -17,10 +19,13 @@ pub fn prefix(name: &str) -> String {
     }
 }
 
-/// Path of a crate's index file relative to the index root: always lowercase.
-pub fn index_path(name: &str) -> String {
+/// Path of a crate's index file relative to the index root: always lowercase. The one way a
+/// name becomes an index path: a name that breaks crates.io's character rules (`..`, `/`, a
+/// NUL, non-ASCII, too long) is refused, never turned into a path.
+pub fn index_path(name: &str) -> Result<String, NameError> {
+    super::name::check_syntax(name)?;
     let lower = name.to_ascii_lowercase();
-    format!("{}/{}", prefix(&lower), lower)
+    Ok(format!("{}/{}", prefix(&lower), lower))
 }
 
 /// The index directories (relative to the index root) that can hold a crate whose name equals
@@ -109,7 +114,22 @@ mod tests {
             ("cargo", "ca/rg/cargo"),
         ];
         for (name, want) in rows {
-            assert_eq!(index_path(name), want, "{name}");
+            assert_eq!(index_path(name).unwrap(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn index_paths_are_never_built_from_what_is_not_a_name() {
+        for bad in [
+            "../../evil",
+            "../../../dev/zero",
+            "a/b",
+            "",
+            "ab\0",
+            "..",
+            "é1234",
+        ] {
+            assert!(index_path(bad).is_err(), "{bad:?}");
         }
     }
 

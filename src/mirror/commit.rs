@@ -33,7 +33,7 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     let mut updated = 0;
     let mut caches = Vec::new();
     for c in dependencies_first(touched) {
-        let key = layout::index(&c.name);
+        let key = layout::index(&c.name)?;
         let current = store.read(Area::Public, &key)?.unwrap_or_default();
         let bytes = if c.computed && current == c.have.to_bytes() {
             // Nothing changed the file since the round read it: the round's result stands.
@@ -46,7 +46,7 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
             updated += 1;
         }
         if let Some(tmp) = c.fresh {
-            caches.push((layout::upstream_index(&c.name), tmp));
+            caches.push((layout::upstream_index(&c.name)?, tmp));
         }
     }
     for (key, tmp) in caches {
@@ -96,11 +96,11 @@ fn recompute(store: &Store, c: &CrateRound, current: &[u8]) -> Result<Vec<u8>> {
     let upstream = match &c.fresh {
         Some(tmp) => read_upstream(&c.name, &std::fs::read(tmp)?)?,
         None => {
-            let cached = store.read(Area::State, &layout::upstream_index(&c.name))?;
+            let cached = store.read(Area::State, &layout::upstream_index(&c.name)?)?;
             read_upstream(&c.name, &cached.unwrap_or_default())?
         }
     };
-    let key = layout::index(&c.name);
+    let key = layout::index(&c.name)?;
     let old = IndexFile::parse(current)
         .with_context(|| format!("failed to read the mirror's `{key}`"))?;
     let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();

@@ -2,6 +2,7 @@
 //! `config.json`) and its crate files under `public/mirror/`, and the private copies of the
 //! upstream's full index files (with their HTTP validators) under `state/mirror/`.
 
+use crate::index::name::NameError;
 use crate::index::{RegistryConfig, path};
 use crate::registry::Registry;
 
@@ -19,8 +20,8 @@ pub const UPSTREAM_DIR: &str = "mirror/upstream";
 pub const LOCK_DIR: &str = "mirror";
 
 /// Public key of a mirrored crate's (pruned) index file.
-pub fn index(name: &str) -> String {
-    format!("{INDEX_DIR}/{}", path::index_path(name))
+pub fn index(name: &str) -> Result<String, NameError> {
+    Ok(format!("{INDEX_DIR}/{}", path::index_path(name)?))
 }
 
 /// Public key of a mirrored crate file.
@@ -29,8 +30,8 @@ pub fn crate_file(name: &str, version: &str) -> String {
 }
 
 /// State key of the cached upstream copy of a crate's index file.
-pub fn upstream_index(name: &str) -> String {
-    format!("{UPSTREAM_DIR}/{}", path::index_path(name))
+pub fn upstream_index(name: &str) -> Result<String, NameError> {
+    Ok(format!("{UPSTREAM_DIR}/{}", path::index_path(name)?))
 }
 
 /// The mirror's base URL (what `dl` and the sparse URL are built from).
@@ -64,8 +65,8 @@ mod tests {
 
     #[test]
     fn keys_sit_below_the_mirror_folders() {
-        assert_eq!(index("Serde"), "mirror/index/se/rd/serde");
+        assert_eq!(index("Serde").unwrap(), "mirror/index/se/rd/serde");
         assert_eq!(crate_file("a", "1.0.0"), "mirror/crates/a-1.0.0.crate");
-        assert_eq!(upstream_index("ab"), "mirror/upstream/2/ab");
+        assert_eq!(upstream_index("ab").unwrap(), "mirror/upstream/2/ab");
     }
 }

@@ -77,7 +77,7 @@ impl PullThrough {
     /// upstream cannot be reached, the last copy, or else the mirror's own file, is served.
     pub async fn index_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
         anyhow::ensure!(is_safe_name(name), "`{name}` is not a crate name");
-        let key = layout::upstream_index(name);
+        let key = layout::upstream_index(name)?;
         let path = self.store.path(Area::State, &key);
         let cached = self.store.read(Area::State, &key)?;
         let decoded = cached.as_deref().and_then(cache::decode);
@@ -117,7 +117,7 @@ impl PullThrough {
             }
             Err(e) => match decoded {
                 Some((_, body)) => Ok(Some(body.to_vec())),
-                None => match self.store.read(Area::Public, &layout::index(name))? {
+                None => match self.store.read(Area::Public, &layout::index(name)?)? {
                     Some(own) => Ok(Some(own)),
                     None => Err(e),
                 },
@@ -182,7 +182,7 @@ impl PullThrough {
         }
         let own = self
             .store
-            .read(Area::Public, &layout::index(name))?
+            .read(Area::Public, &layout::index(name)?)?
             .unwrap_or_default();
         let own = IndexFile::parse(&own).unwrap_or_default();
         Ok(own.lines.iter().any(|l| l.head.vers == vers))
@@ -260,7 +260,7 @@ enum Fetched {
 /// the batch's sync makes it durable before the line appears).
 fn add_line(store: &Store, name: &str, vers: &str, upstream: &IndexFile) -> Result<()> {
     let _lock = commit::lock(store)?;
-    let key = layout::index(name);
+    let key = layout::index(name)?;
     let old_bytes = store.read(Area::Public, &key)?.unwrap_or_default();
     let old = IndexFile::parse(&old_bytes).with_context(|| format!("failed to read `{key}`"))?;
     let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();

@@ -394,7 +394,7 @@ fn checksum_mismatch(name: &str, vers: &str) -> String {
 
 /// The mirror's current index file for a crate (empty when it has none).
 fn read_have(store: &Store, name: &str) -> Result<IndexFile> {
-    let key = layout::index(name);
+    let key = layout::index(name)?;
     let bytes = store.read(Area::Public, &key)?.unwrap_or_default();
     IndexFile::parse(&bytes).with_context(|| format!("failed to read the mirror's `{key}`"))
 }
@@ -402,7 +402,10 @@ fn read_have(store: &Store, name: &str) -> Result<IndexFile> {
 /// The validator of the cached upstream file, if there is a usable one.
 fn read_validator(store: &Store, name: &str) -> Validator {
     use std::io::BufRead;
-    let Ok(Some(file)) = store.open(Area::State, &layout::upstream_index(name)) else {
+    let Ok(key) = layout::upstream_index(name) else {
+        return Validator::None;
+    };
+    let Ok(Some(file)) = store.open(Area::State, &key) else {
         return Validator::None;
     };
     let mut head = Vec::new();
@@ -417,7 +420,7 @@ fn read_validator(store: &Store, name: &str) -> Validator {
 
 /// The cached upstream file (after a 304).
 fn load_cached(store: &Store, name: &str) -> Result<IndexFile> {
-    let key = layout::upstream_index(name);
+    let key = layout::upstream_index(name)?;
     let bytes = store.read(Area::State, &key)?.unwrap_or_default();
     let (_, body) = cache::decode(&bytes).with_context(|| {
         format!("the cached upstream file `{key}` is damaged: delete it and sync again")

@@ -113,7 +113,7 @@ impl Upstream {
 
     /// Fetches a crate's index file; bad lines are dropped.
     pub async fn index_file(&self, name: &str, validator: &Validator) -> Result<IndexFetch> {
-        let url = format!("{}{}", self.base, crate::index::path::index_path(name));
+        let url = format!("{}{}", self.base, crate::index::path::index_path(name)?);
         let headers: Vec<(&str, &str)> = match validator {
             Validator::ETag(v) => vec![("if-none-match", v.as_str())],
             Validator::LastModified(v) => vec![("if-modified-since", v.as_str())],

@@ -57,6 +57,7 @@ pub fn add_crates(
     let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let iopts = InspectOptions {
         identity: &identity,
+        limits: &reg.config.limits,
         max_size: opts.max_size,
         pubtime: &pubtime,
     };
@@ -74,7 +75,7 @@ pub fn add_crates(
     let folders: Vec<String> = results
         .iter()
         .flatten()
-        .map(|p| keys::index(&p.entry.name))
+        .filter_map(|p| keys::index(&p.entry.name).ok())
         .collect();
     let prepared = match all_or_nothing(results) {
         Ok(p) => p,
@@ -137,7 +138,7 @@ fn add_locked(
                 }
                 None if plan
                     .existing
-                    .get(&keys::index(crate_name))
+                    .get(&keys::index(crate_name)?)
                     .is_some_and(|f| !f.is_empty()) =>
                 {
                     return Err(Refusal::NotOwner(format!(
@@ -199,7 +200,11 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
                 key: keys::crate_file(&p.entry.name, &p.entry.vers),
             })
             .collect(),
-        index_files: plan.new.iter().map(|(n, _)| keys::index(n)).collect(),
+        index_files: plan
+            .new
+            .iter()
+            .map(|(n, _)| keys::index(n))
+            .collect::<Result<_, _>>()?,
         ..Journal::default()
     };
     writer.journal(&journal)?;
@@ -213,7 +218,7 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
     let mut sources = Vec::with_capacity(plan.new.len());
     let site = crate::ops::site::enabled(reg);
     for (crate_name, mut list) in plan.new {
-        let key = keys::index(&crate_name);
+        let key = keys::index(&crate_name)?;
         let mut file = plan.existing.remove(&key).unwrap_or_default();
         // The index file written ahead is right only for a new crate with one version.
         let ahead = (list.len() == 1 && file.is_empty())

@@ -64,7 +64,7 @@ pub(super) fn plan(reg: &Registry, prepared: Vec<Prepared>) -> Result<Plan> {
         existing: HashMap::new(),
     };
     for (crate_name, mut list) in by_crate {
-        let index_key = keys::index(&crate_name);
+        let index_key = keys::index(&crate_name)?;
         let file = match reg.store.read(Area::Public, &index_key)? {
             Some(bytes) => IndexFile::parse(&bytes)
                 .with_context(|| format!("failed to read the index file of `{crate_name}`"))?,
@@ -119,7 +119,7 @@ fn check_dependencies(reg: &Registry, plan: &Plan) -> Result<()> {
             for dep in p.entry.deps.iter().filter(|d| d.registry.is_none()) {
                 let target = dep.package_name();
                 if !known.contains_key(target) {
-                    let versions = match reg.store.read(Area::Public, &keys::index(target))? {
+                    let versions = match reg.store.read(Area::Public, &keys::index(target)?)? {
                         Some(bytes) => IndexFile::parse(&bytes)
                             .map(|f| {
                                 f.lines

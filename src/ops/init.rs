@@ -43,6 +43,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         mirror: Default::default(),
         site: config::SiteSettings { enabled: opts.site },
         lock_timeout: Default::default(),
+        limits: Default::default(),
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;

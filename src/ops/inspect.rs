@@ -52,6 +52,8 @@ pub struct Prepared {
 
 pub struct InspectOptions<'a> {
     pub identity: &'a manifest::RegistryIdentity,
+    /// What one version may carry (`[limits]` in `ktra.toml`).
+    pub limits: &'a crate::limits::Limits,
     pub max_size: Option<u64>,
     /// Publication time of every version this call adds.
     pub pubtime: &'a str,
@@ -76,9 +78,12 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.strip_suffix(".crate"))
                     .map(str::to_owned);
-                (run(reader, sink, opts.max_size)?, stem)
+                (run(reader, sink, opts.max_size, opts.limits)?, stem)
             }
-            CrateSource::Bytes(bytes) => (run(bytes.as_slice(), sink, opts.max_size)?, None),
+            CrateSource::Bytes(bytes) => (
+                run(bytes.as_slice(), sink, opts.max_size, opts.limits)?,
+                None,
+            ),
         }
     };
     let mut entry = manifest::to_entry_parsed(&inspection.doc, opts.identity)
@@ -116,16 +121,26 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
     entry.cksum = inspection.cksum.clone();
     let (meta, readme) =
         crate::package::meta::read_parsed(inspection.doc.as_ref().ok(), &inspection.readmes);
+    entry.pubtime = Some(opts.pubtime.to_owned());
+    let line = entry.to_line();
+    let doc = inspection.doc.as_ref().ok();
+    let facts = crate::limits::ManifestFacts {
+        keywords: &meta.keywords,
+        categories: &meta.categories,
+        description: meta.description.as_deref(),
+        readme_size: crate::package::meta::readme_size(doc, &inspection.readme_sizes),
+    };
+    crate::limits::check(&entry, line.len(), Some(&facts), opts.limits)
+        .context("the crate is over a limit of this registry")?;
     // The folder of its index file, made now so that the (slow) directory creation overlaps
     // the inspection of other crates. An empty folder changes nothing for cargo.
-    let index_key = crate::registry::keys::index(&entry.name);
+    let index_key = crate::registry::keys::index(&entry.name)?;
     store.make_parent(Area::Public, &index_key)?;
-    entry.pubtime = Some(opts.pubtime.to_owned());
     let index_temp = if store.exists(Area::Public, &index_key) {
         None
     } else {
         let mut t = store.temp_file()?;
-        writeln!(t, "{}", entry.to_line()).context("failed to write a temporary index file")?;
+        writeln!(t, "{line}").context("failed to write a temporary index file")?;
         Some(t.into_temp_path())
     };
     Ok(Prepared {
@@ -143,8 +158,10 @@ fn run<R: Read, W: std::io::Write>(
     src: R,
     sink: W,
     max: Option<u64>,
+    limits: &crate::limits::Limits,
 ) -> Result<archive::Inspection> {
-    archive::inspect(src, sink, max).context("it is not a valid `.crate` file")
+    archive::inspect_limited(src, sink, max, limits.max_manifest_size)
+        .context("it is not a valid `.crate` file")
 }
 
 /// The index entry of a crate file already in place (no copy is made).
@@ -155,7 +172,11 @@ pub fn entry_of_file(
     let file = std::fs::File::open(path)
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let inspection = run(reader, std::io::sink(), None)
+    let limits = crate::limits::Limits {
+        max_manifest_size: u64::MAX,
+        ..Default::default()
+    };
+    let inspection = run(reader, std::io::sink(), None, &limits)
         .with_context(|| format!("failed to read `{}`", path.display()))?;
     let mut entry = manifest::to_entry_parsed(&inspection.doc, identity).with_context(|| {
         format!(

@@ -84,7 +84,11 @@ pub fn versions(reg: &Registry, name: &str) -> Result<Vec<VersionRow>> {
 
 /// Whether the index holds exactly this version of this crate.
 pub fn has_version(reg: &Registry, name: &str, vers: &str) -> Result<bool> {
-    let Some(bytes) = reg.store.read(Area::Public, &keys::index(name))? else {
+    // A name that is not one has no index file.
+    let Ok(key) = keys::index(name) else {
+        return Ok(false);
+    };
+    let Some(bytes) = reg.store.read(Area::Public, &key)? else {
         return Ok(false);
     };
     let Ok(file) = IndexFile::parse(&bytes) else {

@@ -17,7 +17,7 @@ pub fn change(
     printer: Printer,
 ) -> Result<String> {
     let _writer = Writer::begin(reg, printer)?;
-    if !reg.store.exists(Area::Public, &keys::index(crate_name)) {
+    if !reg.store.exists(Area::Public, &keys::index(crate_name)?) {
         bail!("crate `{crate_name}` does not exist");
     }
     let mut owners = store::owners(&reg.store, crate_name)?.unwrap_or_default();

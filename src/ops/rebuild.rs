@@ -106,7 +106,7 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
             bytes.extend_from_slice(e.to_line().as_bytes());
             bytes.push(b'\n');
         }
-        let key = keys::index(&crate_name);
+        let key = keys::index(&crate_name)?;
         batch.put(Area::Public, &key, &bytes)?;
         wanted_index.insert(key);
     }

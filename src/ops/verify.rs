@@ -4,7 +4,7 @@
 //! `config.json` matches the settings and the git index matches the sparse one. Differences an
 //! interrupted change (recorded in the journal) explains are reported as such, not as damage.
 
-use crate::index::{IndexPackage, RegistryConfig, entry, file::same_ignoring_build, name, path};
+use crate::index::{IndexPackage, RegistryConfig, entry, file::same_ignoring_build, name};
 use crate::registry::{Registry, keys};
 use crate::storage::{Area, Journal, LockMode, RegistryLock, git};
 use anyhow::Result;
@@ -182,11 +182,11 @@ fn check_index_file(
             problems.push(format!("{at}: {e}"));
             continue;
         }
-        if format!("index/{}", path::index_path(&pkg.name)) != key {
+        let belongs = keys::index(&pkg.name).unwrap_or_default();
+        if belongs != key {
             problems.push(format!(
-                "{at}: crate `{}` belongs in `public/{}`",
+                "{at}: crate `{}` belongs in `public/{belongs}`",
                 pkg.name,
-                keys::index(&pkg.name)
             ));
         }
         if let Some(first) = list.first().filter(|f| f.name != pkg.name) {

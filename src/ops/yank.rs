@@ -53,7 +53,7 @@ pub fn set_yanked(
 pub fn read_index(reg: &Registry, name: &str) -> Result<(String, IndexFile)> {
     // Checked before it becomes a path: a name like `../x` must not reach outside the index.
     crate::index::CrateName::new(name).with_context(|| format!("`{name}` is not a crate name"))?;
-    let key = keys::index(name);
+    let key = keys::index(name)?;
     let Some(bytes) = reg.store.read(Area::Public, &key)? else {
         bail!("crate `{name}` is not in the registry");
     };

@@ -1,14 +1,18 @@
 //! Reading a `.crate` in one streaming pass: every byte is hashed and copied to a sink while the
 //! gzip'd tar is walked, each entry is checked (inside `NAME-VERSION/`, relative, regular file
-//! or directory only) and only `Cargo.toml` is kept in memory.
+//! or directory only, no file where a folder is or the other way round) and only `Cargo.toml`
+//! is kept in memory, whole or not at all.
 
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 
 /// Cargo refuses to unpack more than this (it uses max(512 MiB, 20x the file)).
 pub const MAX_UNPACKED: u64 = 512 * 1024 * 1024;
-/// A normalized manifest larger than this is not a manifest.
-const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
+/// A normalized manifest larger than this is refused unless the caller allows more.
+pub const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
+/// At most this many distinct paths (files and the folders they imply) are tracked to find
+/// a file where a folder is; an archive with more is refused (no real crate comes close).
+pub const MAX_PATHS: usize = 1 << 20;
 
 /// What one pass over a `.crate` learned.
 #[derive(Debug, Clone)]
@@ -24,6 +28,8 @@ pub struct Inspection {
     pub doc: ParsedManifest,
     /// Files that may be the README (by name), with their bytes, for the site.
     pub readmes: Vec<(String, Vec<u8>)>,
+    /// Files that may be the README (by name) and their sizes, kept or not.
+    pub readme_sizes: Vec<(String, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +54,18 @@ pub enum ArchiveError {
     NoManifest(String),
     #[error("it holds more than one `Cargo.toml` in `{0}/`")]
     TwoManifests(String),
-    #[error("its `Cargo.toml` is not UTF-8 or is too large")]
+    #[error("its `Cargo.toml` is not UTF-8")]
     BadManifest,
+    #[error(
+        "its `Cargo.toml` is {0} bytes, over the limit of {1} bytes (setting `limits.max-manifest-size`)"
+    )]
+    ManifestTooLarge(u64, u64),
+    #[error("entry `{0}` is a file where the archive's top directory must be")]
+    TopIsFile(String),
+    #[error("entry `{0}` is both a file and a directory (or is there twice)")]
+    Conflict(String),
+    #[error("it holds more than {MAX_PATHS} files and directories")]
+    TooManyPaths,
 }
 
 /// Reads `src` to its end, writing every byte to `sink`, and inspects it as a `.crate`.
@@ -59,6 +75,16 @@ pub fn inspect<R: Read, W: Write>(
     sink: W,
     max_size: Option<u64>,
 ) -> Result<Inspection, ArchiveError> {
+    inspect_limited(src, sink, max_size, MAX_MANIFEST)
+}
+
+/// [`inspect`], refusing a `Cargo.toml` larger than `max_manifest` bytes (never cut short).
+pub fn inspect_limited<R: Read, W: Write>(
+    src: R,
+    sink: W,
+    max_size: Option<u64>,
+    max_manifest: u64,
+) -> Result<Inspection, ArchiveError> {
     let mut tee = Tee {
         inner: src,
         sink,
@@ -66,7 +92,7 @@ pub fn inspect<R: Read, W: Write>(
         size: 0,
         max_size,
     };
-    let walked = walk_tar(&mut tee);
+    let walked = walk_tar(&mut tee, max_manifest);
     // Copy whatever the tar walk did not consume (gzip trailer, padding), even on failure, so
     // an I/O error wins over a format error that it caused.
     let drained = io::copy(&mut tee, &mut io::sink());
@@ -74,7 +100,12 @@ pub fn inspect<R: Read, W: Write>(
         return Err(ArchiveError::FileTooLarge(max));
     }
     drained?;
-    let (root, (manifest, doc), readmes) = walked?;
+    let Walked {
+        root,
+        manifest: (manifest, doc),
+        readmes,
+        readme_sizes,
+    } = walked?;
     tee.sink.flush()?;
     let cksum = format!("{:x}", tee.hasher.finalize());
     Ok(Inspection {
@@ -84,6 +115,7 @@ pub fn inspect<R: Read, W: Write>(
         manifest,
         doc,
         readmes,
+        readme_sizes,
     })
 }
 
@@ -116,9 +148,14 @@ fn readme_path(doc: &ParsedManifest) -> Option<String> {
     Some(path.trim_start_matches("./").to_owned())
 }
 
-type Walked = (String, (String, ParsedManifest), Vec<(String, Vec<u8>)>);
+struct Walked {
+    root: String,
+    manifest: (String, ParsedManifest),
+    readmes: Vec<(String, Vec<u8>)>,
+    readme_sizes: Vec<(String, u64)>,
+}
 
-fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
+fn walk_tar<R: Read>(src: &mut R, max_manifest: u64) -> Result<Walked, ArchiveError> {
     let gz = flate2::read::GzDecoder::new(src);
     let mut archive = tar::Archive::new(Limit {
         inner: gz,
@@ -129,7 +166,9 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
     let mut manifest: Option<(String, ParsedManifest)> = None;
     let mut legacy_manifest: Option<(String, ParsedManifest)> = None;
     let mut readmes = Vec::new();
+    let mut readme_sizes = Vec::new();
     let mut readme_named: Option<String> = None;
+    let mut paths = Paths::default();
     for entry in entries {
         let mut entry = entry.map_err(not_tar)?;
         let path_bytes = entry.path_bytes().into_owned();
@@ -149,23 +188,30 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
             return Err(ArchiveError::OutsideRoot(path, root.clone()));
         }
         match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous if rest.is_empty() => {
+                return Err(ArchiveError::TopIsFile(path));
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            tar::EntryType::Directory => continue,
+            tar::EntryType::Directory => {
+                paths.dir(rest, &path)?;
+                continue;
+            }
             other => return Err(ArchiveError::BadType(path, type_name(other))),
         }
         let slot = match rest {
             "Cargo.toml" => &mut manifest,
             "cargo.toml" => &mut legacy_manifest,
             _ => {
-                let size = entry.header().size().unwrap_or(u64::MAX);
+                paths.file(rest, &path)?;
+                let size = entry.size();
                 let named = readme_named.as_deref();
-                if readmes.len() < MAX_READMES
-                    && size <= MAX_README
-                    && is_readme_candidate(rest, named)
-                {
-                    let mut bytes = Vec::new();
-                    (&mut entry).take(MAX_README).read_to_end(&mut bytes)?;
-                    readmes.push((rest.to_owned(), bytes));
+                if readme_sizes.len() < MAX_READMES && is_readme_candidate(rest, named) {
+                    readme_sizes.push((rest.to_owned(), size));
+                    if size <= MAX_README {
+                        let mut bytes = Vec::new();
+                        (&mut entry).take(MAX_README).read_to_end(&mut bytes)?;
+                        readmes.push((rest.to_owned(), bytes));
+                    }
                 }
                 continue;
             }
@@ -173,19 +219,90 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
         if slot.is_some() {
             return Err(ArchiveError::TwoManifests(root.clone()));
         }
-        let mut text = String::new();
+        paths.file(rest, &path)?;
+        if entry.size() > max_manifest {
+            return Err(ArchiveError::ManifestTooLarge(entry.size(), max_manifest));
+        }
+        // One byte more than allowed is read, so that a size the header understates is seen.
+        let mut bytes = Vec::new();
         (&mut entry)
-            .take(MAX_MANIFEST)
-            .read_to_string(&mut text)
-            .map_err(|_| ArchiveError::BadManifest)?;
+            .take(max_manifest.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max_manifest {
+            return Err(ArchiveError::ManifestTooLarge(
+                bytes.len() as u64,
+                max_manifest,
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| ArchiveError::BadManifest)?;
         let doc = parse_manifest(&text);
         readme_named = readme_path(&doc);
         *slot = Some((text, doc));
     }
     let root = root.ok_or(ArchiveError::Empty)?;
     match manifest.or(legacy_manifest) {
-        Some(m) => Ok((root, m, readmes)),
+        Some(manifest) => Ok(Walked {
+            root,
+            manifest,
+            readmes,
+            readme_sizes,
+        }),
         None => Err(ArchiveError::NoManifest(root)),
+    }
+}
+
+/// The paths seen so far under the top folder, as hashes (bounded memory whatever the names):
+/// a file may not be where a folder is (explicit or implied by a deeper entry), nor twice.
+#[derive(Default)]
+struct Paths {
+    hasher: std::collections::hash_map::RandomState,
+    files: std::collections::HashSet<u64>,
+    dirs: std::collections::HashSet<u64>,
+}
+
+impl Paths {
+    fn hash(&self, path: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(path)
+    }
+
+    fn file(&mut self, rest: &str, path: &str) -> Result<(), ArchiveError> {
+        let h = self.hash(rest);
+        if self.dirs.contains(&h) || !self.files.insert(h) {
+            return Err(ArchiveError::Conflict(path.to_owned()));
+        }
+        self.parents(rest, path)
+    }
+
+    fn dir(&mut self, rest: &str, path: &str) -> Result<(), ArchiveError> {
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let h = self.hash(rest);
+        if self.files.contains(&h) {
+            return Err(ArchiveError::Conflict(path.to_owned()));
+        }
+        self.dirs.insert(h);
+        self.parents(rest, path)
+    }
+
+    /// Records the folders `rest` implies, deepest first, stopping at one already known.
+    fn parents(&mut self, rest: &str, path: &str) -> Result<(), ArchiveError> {
+        let mut at = rest;
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            let h = self.hash(parent);
+            if self.files.contains(&h) {
+                return Err(ArchiveError::Conflict(path.to_owned()));
+            }
+            if !self.dirs.insert(h) {
+                break;
+            }
+            at = parent;
+        }
+        if self.files.len() + self.dirs.len() > MAX_PATHS {
+            return Err(ArchiveError::TooManyPaths);
+        }
+        Ok(())
     }
 }
 
@@ -359,6 +476,69 @@ mod tests {
             Err(ArchiveError::NotTarGz(_))
         ));
         assert!(matches!(check(&tarball(&[])), Err(ArchiveError::Empty)));
+    }
+
+    #[test]
+    fn refuses_a_file_where_the_top_folder_or_another_folder_is() {
+        let m = manifest("foo", "1.0.0", "");
+        let top_file = tarball(&[
+            Entry::File("foo-1.0.0", b"x"),
+            Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+        ]);
+        let err = check(&top_file).unwrap_err();
+        assert!(matches!(err, ArchiveError::TopIsFile(_)), "{err}");
+        let cases: [&[Entry<'_>]; 4] = [
+            &[
+                Entry::File("foo-1.0.0/src", b"x"),
+                Entry::File("foo-1.0.0/src/lib.rs", b""),
+            ],
+            &[
+                Entry::File("foo-1.0.0/src/lib.rs", b""),
+                Entry::File("foo-1.0.0/src", b"x"),
+            ],
+            &[
+                Entry::Dir("foo-1.0.0/src/"),
+                Entry::File("foo-1.0.0/src", b"x"),
+            ],
+            &[
+                Entry::File("foo-1.0.0/a/b", b""),
+                Entry::File("foo-1.0.0/a/b", b"again"),
+            ],
+        ];
+        for entries in cases {
+            let mut all = vec![Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes())];
+            all.extend(entries.iter().map(|e| match e {
+                Entry::File(p, d) => Entry::File(p, d),
+                Entry::Dir(p) => Entry::Dir(p),
+                _ => unreachable!(),
+            }));
+            let err = check(&tarball(&all)).unwrap_err();
+            assert!(matches!(err, ArchiveError::Conflict(_)), "{err}");
+        }
+        let fine = tarball(&[
+            Entry::Dir("foo-1.0.0/"),
+            Entry::Dir("foo-1.0.0/src/"),
+            Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes()),
+            Entry::File("foo-1.0.0/src/lib.rs", b""),
+            Entry::File("foo-1.0.0/src/a/b.rs", b""),
+            Entry::Dir("foo-1.0.0/src/a/"),
+            Entry::File("foo-1.0.0/src/ab", b""),
+        ]);
+        check(&fine).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_over_the_limit_is_refused_never_cut() {
+        let big = manifest("foo", "1.0.0", &format!("# {}\n", "x".repeat(2000)));
+        let bytes = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", big.as_bytes())]);
+        let err = inspect_limited(bytes.as_slice(), io::sink(), None, 1000).unwrap_err();
+        assert!(
+            matches!(err, ArchiveError::ManifestTooLarge(n, 1000) if n == big.len() as u64),
+            "{err}"
+        );
+        assert!(err.to_string().contains("limits.max-manifest-size"));
+        let got = inspect_limited(bytes.as_slice(), io::sink(), None, big.len() as u64).unwrap();
+        assert_eq!(got.manifest, big, "at the limit the whole text is read");
     }
 
     #[test]

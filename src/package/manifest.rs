@@ -3,7 +3,7 @@
 //! the `features2` split, `links`, `rust_version`. Pure: text in, entry out.
 
 use crate::index::entry::{CRATES_IO_INDEX, FeatureMap};
-use crate::index::{DependencyKind, IndexPackage, RegistryDependency, features};
+use crate::index::{DependencyKind, IndexPackage, RegistryDependency, features, name};
 use toml::{Table, Value};
 
 /// How to tell a dependency on this registry from one on another registry.
@@ -193,6 +193,12 @@ fn dependency(
     } else {
         Some(CRATES_IO_INDEX.to_owned())
     };
+    let package = match table.get("package") {
+        None => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(err("has a `package` that is not a string".into())),
+    };
+    check_dependency_names(name, package.as_deref(), registry.as_deref()).map_err(err)?;
     Ok(RegistryDependency {
         name: name.to_owned(),
         req,
@@ -202,11 +208,33 @@ fn dependency(
         target: target.map(super::cfg::normalize_target),
         kind: Some(kind),
         registry,
-        package: table
-            .get("package")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        package,
     })
+}
+
+/// crates.io's rules for the names of a dependency, checked before the names are used for
+/// anything (one of them becomes the path of an index file that is read): the name in the
+/// dependent's code follows the dependency-name rules (it may start with `_`); the real package
+/// name follows the crate-name rules when the package is on crates.io or on this registry, and
+/// the dependency-name rules on another registry (whose names crates.io would accept as
+/// dependency names).
+fn check_dependency_names(
+    key: &str,
+    package: Option<&str>,
+    registry: Option<&str>,
+) -> Result<(), String> {
+    let elsewhere = registry.is_some_and(|r| r != CRATES_IO_INDEX);
+    let real = |n: &str| match elsewhere {
+        true => name::check_dependency_name(n),
+        false => name::check_syntax(n),
+    };
+    match package {
+        Some(p) => {
+            name::check_dependency_name(key).map_err(|e| format!("is not allowed: {e}"))?;
+            real(p).map_err(|e| format!("names a package that is not allowed: {e}"))
+        }
+        None => real(key).map_err(|e| format!("is not allowed: {e}")),
+    }
 }
 
 fn read_features(doc: &Table) -> FeatureMap {
@@ -312,6 +340,28 @@ uses-opt = ["opt"]
     }
 
     #[test]
+    fn names_crates_io_allows_as_dependency_names_are_kept() {
+        let text = "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\n\
+            _alias = { version = \"1\", package = \"real-name\" }\n\
+            core = { version = \"1\", package = \"rustc-std-workspace-core\" }\n\
+            other = { version = \"1\", package = \"_private\", registry-index = \"sparse+https://elsewhere.example/index/\" }\n";
+        let e = to_entry(text, &me()).unwrap();
+        let names: Vec<_> = e
+            .deps
+            .iter()
+            .map(|d| (d.name.as_str(), d.package_name()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("_alias", "real-name"),
+                ("core", "rustc-std-workspace-core"),
+                ("other", "_private")
+            ]
+        );
+    }
+
+    #[test]
     fn plain_features_give_no_v_field() {
         let e = to_entry(
             "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[features]\nx = []\n",
@@ -350,6 +400,26 @@ uses-opt = ["opt"]
             (
                 "[package]\nname = \"a\"\nversion = \"1.0.0\"\nrust-version = \">=1.70\"\n",
                 "rust-version",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nz = { version = \"1\", package = \"../../../dev/zero\", registry-index = \"sparse+http://127.0.0.1:9/index/\" }\n",
+                "dependency `z` names a package that is not allowed",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nz = { version = \"1\", package = \"../../evil\" }\n",
+                "names a package that is not allowed: the name `../../evil` must start",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\n\"a/b\" = \"1\"\n",
+                "dependency `a/b` is not allowed",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\n_x = \"1\"\n",
+                "must start with an ASCII letter",
+            ),
+            (
+                "[package]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nx = { version = \"1\", package = 7 }\n",
+                "not a string",
             ),
         ];
         for (text, want) in bad {

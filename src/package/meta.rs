@@ -82,13 +82,7 @@ pub fn read_parsed(
         categories: list("categories"),
         edition: text("edition"),
     };
-    let wanted: Vec<String> = match package.and_then(|p| p.get("readme")) {
-        Some(Value::Boolean(false)) => Vec::new(),
-        Some(Value::String(path)) => vec![path.trim_start_matches("./").to_owned()],
-        _ => ["README.md", "README.txt", "README"]
-            .map(String::from)
-            .to_vec(),
-    };
+    let wanted = wanted_readmes(package);
     let readme = wanted.iter().find_map(|w| {
         let (path, bytes) = readmes.iter().find(|(p, _)| p == w)?;
         let text = String::from_utf8_lossy(bytes).into_owned();
@@ -98,6 +92,26 @@ pub fn read_parsed(
         })
     });
     (meta, readme)
+}
+
+/// The paths inside the crate that are its README, in order of preference: the one
+/// `package.readme` names, none when it is `false`, else crates.io's defaults.
+fn wanted_readmes(package: Option<&Table>) -> Vec<String> {
+    match package.and_then(|p| p.get("readme")) {
+        Some(Value::Boolean(false)) => Vec::new(),
+        Some(Value::String(path)) => vec![path.trim_start_matches("./").to_owned()],
+        _ => ["README.md", "README.txt", "README"]
+            .map(String::from)
+            .to_vec(),
+    }
+}
+
+/// The size of the crate's README, from the sizes of the files that may be it.
+pub fn readme_size(doc: Option<&Table>, sizes: &[(String, u64)]) -> Option<u64> {
+    let package = doc?.get("package").and_then(Value::as_table);
+    wanted_readmes(package)
+        .iter()
+        .find_map(|w| sizes.iter().find(|(p, _)| p == w).map(|(_, size)| *size))
 }
 
 #[cfg(test)]
@@ -125,5 +139,20 @@ mod tests {
         let off = "[package]\nname = \"a\"\nversion = \"1.0.0\"\nreadme = false\n";
         assert!(read(off, &files).1.is_none());
         assert_eq!(read("not toml", &files), (VersionMeta::default(), None));
+    }
+
+    #[test]
+    fn the_readme_size_is_that_of_the_file_the_manifest_names_or_the_default() {
+        let sizes = vec![
+            ("README.md".to_owned(), 10),
+            ("docs/INTRO.md".to_owned(), 99),
+        ];
+        let doc = |text: &str| toml::from_str::<Table>(text).unwrap();
+        let named = doc("[package]\nreadme = \"./docs/INTRO.md\"\n");
+        assert_eq!(readme_size(Some(&named), &sizes), Some(99));
+        assert_eq!(readme_size(Some(&doc("[package]\n")), &sizes), Some(10));
+        let off = doc("[package]\nreadme = false\n");
+        assert_eq!(readme_size(Some(&off), &sizes), None);
+        assert_eq!(readme_size(None, &sizes), None);
     }
 }

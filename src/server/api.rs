@@ -56,7 +56,11 @@ pub async fn publish(
         BodyError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, m),
         BodyError::Malformed(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
     })?;
-    let exists = reg.store.exists(Area::Public, &keys::index(&meta.name));
+    let exists = reg.store.exists(
+        Area::Public,
+        &keys::index(&meta.name)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?,
+    );
     let scope = if exists {
         Scope::PublishUpdate
     } else {
@@ -135,7 +139,7 @@ pub async fn owners(
 ) -> ApiResult {
     let reg = state.registry();
     super::auth::check_read(&reg, &headers)?;
-    if !reg.store.exists(Area::Public, &keys::index(&name)) {
+    if !keys::index(&name).is_ok_and(|key| reg.store.exists(Area::Public, &key)) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("crate `{name}` does not exist"),

@@ -25,7 +25,7 @@ pub fn route(rel: &str) -> Route<'_> {
             return Route::Static;
         }
         let name = path.rsplit('/').next().unwrap_or(path);
-        return if crate::index::path::index_path(name) == path {
+        return if crate::index::path::index_path(name).is_ok_and(|p| p == path) {
             Route::Index(name)
         } else {
             Route::Static

@@ -9,7 +9,7 @@ mod files;
 mod mirror;
 pub mod nginx;
 mod paths;
-mod publish_body;
+pub(crate) mod publish_body;
 mod search;
 mod settings;
 

@@ -783,13 +783,13 @@ fn a_bulk_add_is_one_git_commit_that_git_can_clone_over_dumb_http() {
     );
     for i in 0..40 {
         let name = format!("bulk{i:02}");
-        let path = clone.join(ktra::index::path::index_path(&name));
+        let path = clone.join(ktra::index::path::index_path(&name).unwrap());
         assert_eq!(
             fs::read(&path).unwrap(),
             fs::read(
                 reg.root
                     .join("public/index")
-                    .join(ktra::index::path::index_path(&name))
+                    .join(ktra::index::path::index_path(&name).unwrap())
             )
             .unwrap()
         );

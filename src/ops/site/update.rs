@@ -27,7 +27,7 @@ pub fn update(reg: &Registry, changed: &[String]) -> Result<()> {
         }
         let sources = changed
             .iter()
-            .map(|name| CrateSource::load(&reg.store, &keys::index(name), name))
+            .map(|name| CrateSource::load(&reg.store, &keys::index(name)?, name))
             .collect::<Result<Vec<_>>>()?;
         prepare(reg, sources)?.commit()
     };

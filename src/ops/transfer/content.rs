@@ -55,7 +55,7 @@ pub fn check_index(key: &str, bytes: &[u8]) -> Result<IndexFacts, String> {
             return Err(at(format!(
                 "crate `{}` belongs in `{}`",
                 pkg.name,
-                paths::index_key(side, &pkg.name)
+                paths::index_key(side, &pkg.name).map_err(|e| at(e.to_string()))?
             )));
         }
         if let Some(first) = lines.first().filter(|f| f.name != pkg.name) {
@@ -147,7 +147,9 @@ pub fn dependency_order(keys: &[String], index: &BTreeMap<String, IndexFacts>) -
         let mut deps: BTreeSet<String> = BTreeSet::new();
         if let Some(f) = index.get(*key) {
             for d in f.lines.iter().flat_map(|l| &l.deps) {
-                let dep = paths::index_key(f.side, d);
+                let Ok(dep) = paths::index_key(f.side, d) else {
+                    continue;
+                };
                 if dep != *key && set.contains(dep.as_str()) {
                     deps.insert(dep);
                 }

@@ -41,7 +41,7 @@ impl Kind {
 }
 
 /// Public key of a crate's index file on one side.
-pub fn index_key(side: Side, name: &str) -> String {
+pub fn index_key(side: Side, name: &str) -> Result<String, crate::index::name::NameError> {
     match side {
         Side::Registry => crate::registry::keys::index(name),
         Side::Mirror => layout::index(name),
@@ -86,10 +86,10 @@ pub fn classify(p: &str) -> Result<Kind, String> {
         if !is_name(name) || name != name.to_ascii_lowercase() {
             return bad("is not an index file (its name is not a lowercase crate name)");
         }
-        if path::index_path(name) != rel {
+        if path::index_path(name).ok().as_deref() != Some(rel) {
             return bad(&format!(
                 "is not where the index file of `{name}` belongs (`{}`)",
-                index_key(side, name)
+                index_key(side, name).unwrap_or_default()
             ));
         }
         return Ok(Kind::Index {

@@ -703,7 +703,7 @@ impl Upstream {
 
     /// Index path relative to an index root, as `ktra::index::path` makes it.
     pub fn index_path(name: &str) -> String {
-        ktra::index::path::index_path(name)
+        ktra::index::path::index_path(name).unwrap()
     }
 
     /// The upstream's whole index file of a crate.
