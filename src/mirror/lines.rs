@@ -39,7 +39,8 @@ pub struct Checked {
 }
 
 /// Keeps the lines of the index file of crate `file_crate` that pass [`check_line`].
-pub fn filter(file_crate: &str, body: &[u8]) -> Checked {
+/// Lines longer than `max_line` bytes are dropped too (`[limits] max-index-line-size`).
+pub fn filter(file_crate: &str, body: &[u8], max_line: u64) -> Checked {
     let mut out = Checked {
         body: Vec::with_capacity(body.len()),
         ..Checked::default()
@@ -48,9 +49,16 @@ pub fn filter(file_crate: &str, body: &[u8]) -> Checked {
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let verdict = std::str::from_utf8(raw)
-            .map_err(|_| "it is not UTF-8".to_owned())
-            .and_then(|text| check(file_crate, text));
+        let verdict = if raw.len() as u64 > max_line {
+            Err(format!(
+                "it is {} bytes, over the limit of {max_line} (`max-index-line-size` under [limits] in ktra.toml)",
+                raw.len()
+            ))
+        } else {
+            std::str::from_utf8(raw)
+                .map_err(|_| "it is not UTF-8".to_owned())
+                .and_then(|text| check(file_crate, text))
+        };
         match verdict {
             Ok(line) => {
                 out.body.extend_from_slice(raw);
@@ -191,7 +199,7 @@ mod tests {
     fn filter_keeps_good_lines_byte_for_byte_and_names_the_dropped_ones() {
         let good = line("a", "1.0.0", CK, "");
         let body = format!("{good}\n{}\n\n{good}", line("a", "x", CK, ""));
-        let checked = filter("a", body.as_bytes());
+        let checked = filter("a", body.as_bytes(), 1 << 20);
         assert_eq!(checked.body, format!("{good}\n{good}\n").as_bytes());
         assert_eq!(checked.file.to_bytes(), checked.body);
         assert_eq!(checked.file.lines[0].head.vers, "1.0.0");
@@ -201,7 +209,17 @@ mod tests {
             "{:?}",
             checked.dropped
         );
-        let checked = filter("a", b"\xff\xfe\n");
+        let checked = filter("a", b"\xff\xfe\n", 1 << 20);
         assert!(checked.body.is_empty() && checked.dropped[0].contains("UTF-8"));
+    }
+
+    #[test]
+    fn filter_drops_lines_over_the_index_line_limit() {
+        let good = line("a", "1.0.0", CK, "");
+        let checked = filter("a", format!("{good}\n").as_bytes(), good.len() as u64 - 1);
+        assert!(checked.body.is_empty(), "{:?}", checked.body);
+        assert!(checked.dropped[0].contains("max-index-line-size"));
+        let checked = filter("a", format!("{good}\n").as_bytes(), good.len() as u64);
+        assert_eq!(checked.file.lines.len(), 1);
     }
 }

@@ -53,6 +53,8 @@ pub struct Access {
     pub max_index_file_size: u64,
     pub max_config_size: u64,
     pub max_crate_size: u64,
+    /// The longest index line kept (`[limits] max-index-line-size`).
+    pub max_line_size: u64,
 }
 
 impl std::fmt::Debug for Access {
@@ -90,6 +92,7 @@ impl Access {
                 .unwrap_or(DEFAULT_MAX_INDEX_FILE_SIZE),
             max_config_size: MAX_CONFIG_JSON_SIZE,
             max_crate_size: config.max_crate_size,
+            max_line_size: config.limits.max_index_line_size,
         })
     }
 
@@ -103,6 +106,7 @@ impl Access {
             max_index_file_size: DEFAULT_MAX_INDEX_FILE_SIZE,
             max_config_size: MAX_CONFIG_JSON_SIZE,
             max_crate_size: 10 * 1024 * 1024,
+            max_line_size: crate::limits::Limits::default().max_index_line_size,
         }
     }
 }

@@ -146,7 +146,7 @@ impl Upstream {
                 let body = read_limited(response, limit, &what, setting)
                     .await
                     .with_context(|| format!("failed to read `{url}`"))?;
-                let checked = super::lines::filter(name, &body);
+                let checked = super::lines::filter(name, &body, self.access.max_line_size);
                 Ok(IndexFetch::Fresh {
                     body: checked.body,
                     file: checked.file,
