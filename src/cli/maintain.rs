@@ -21,6 +21,7 @@ pub fn site(_: SiteArgs, ctx: &Context) -> Result<()> {
     let reg = ctx.open()?;
     let _lock = crate::storage::RegistryLock::acquire(
         &reg.store.path(crate::storage::Area::State, ""),
+        reg.config.lock_timeout.effective(),
         || {
             ctx.printer.status(
                 "Blocking",

@@ -13,8 +13,8 @@ use anyhow::{Context, Result};
 use std::collections::{HashMap, HashSet};
 
 /// Takes the mirror lock (separate from the registry lock: a long sync never blocks publishes).
-pub fn lock(store: &Store) -> Result<RegistryLock> {
-    RegistryLock::acquire(&store.path(Area::State, layout::LOCK_DIR), || {})
+pub fn lock(store: &Store, wait: std::time::Duration) -> Result<RegistryLock> {
+    RegistryLock::acquire(&store.path(Area::State, layout::LOCK_DIR), wait, || {})
 }
 
 /// Writes the new index files of a finished round; returns how many changed.
@@ -28,7 +28,7 @@ pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     }
     store.sync()?;
     crate::storage::crash::point("mirror-crates-synced");
-    let _lock = lock(store)?;
+    let _lock = lock(store, crate::storage::lock::timeout(None))?;
     let mut batch = store.batch().named("mirror-index");
     let mut updated = 0;
     let mut caches = Vec::new();
@@ -121,7 +121,7 @@ pub fn write_config(reg: &crate::registry::Registry) -> Result<bool> {
     if store.read(Area::Public, layout::CONFIG_JSON)?.as_deref() == Some(&bytes[..]) {
         return Ok(false);
     }
-    let _lock = lock(store)?;
+    let _lock = lock(store, reg.config.lock_timeout.effective())?;
     let mut batch = store.batch().named("mirror-config");
     batch.put(Area::Public, layout::CONFIG_JSON, &bytes)?;
     batch.commit()?;

@@ -44,7 +44,11 @@ impl PullThrough {
             // The home page shows the mirror's setup; written under the registry lock, like
             // any change to the site.
             let state = reg.store.path(Area::State, "");
-            let _lock = crate::storage::RegistryLock::acquire(&state, || {})?;
+            let _lock = crate::storage::RegistryLock::acquire(
+                &state,
+                reg.config.lock_timeout.effective(),
+                || {},
+            )?;
             crate::ops::site::update(reg, &[])?;
         }
         std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
@@ -259,7 +263,7 @@ enum Fetched {
 /// Adds one version's upstream line to the mirror's pruned file (the crate file is in place;
 /// the batch's sync makes it durable before the line appears).
 fn add_line(store: &Store, name: &str, vers: &str, upstream: &IndexFile) -> Result<()> {
-    let _lock = commit::lock(store)?;
+    let _lock = commit::lock(store, crate::storage::lock::timeout(None))?;
     let key = layout::index(name)?;
     let old_bytes = store.read(Area::Public, &key)?.unwrap_or_default();
     let old = IndexFile::parse(&old_bytes).with_context(|| format!("failed to read `{key}`"))?;

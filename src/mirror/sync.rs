@@ -173,7 +173,11 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
     if new_mirror {
         // The home page shows the mirror's setup (written under the registry lock, like any
         // change).
-        let lock = crate::storage::RegistryLock::acquire(&reg.store.path(Area::State, ""), || {})?;
+        let lock = crate::storage::RegistryLock::acquire(
+            &reg.store.path(Area::State, ""),
+            reg.config.lock_timeout.effective(),
+            || {},
+        )?;
         crate::ops::site::after_change(reg, &[], printer);
         drop(lock);
     }

@@ -40,10 +40,10 @@ pub struct RegistryLock {
 }
 
 impl RegistryLock {
-    /// Takes the lock exclusively, waiting at most [`timeout`]`(None)`; `on_wait` runs once if
-    /// another process holds it.
-    pub fn acquire(state_dir: &Path, on_wait: impl FnOnce()) -> Result<Self> {
-        Self::acquire_within(state_dir, LockMode::Exclusive, timeout(None), on_wait)
+    /// Takes the lock exclusively, waiting at most `wait` (callers pass the registry's
+    /// `lock-timeout`, [`timeout`]); `on_wait` runs once if another process holds it.
+    pub fn acquire(state_dir: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Self> {
+        Self::acquire_within(state_dir, LockMode::Exclusive, wait, on_wait)
     }
 
     /// Takes the lock in `mode`, waiting at most `wait` (then fails with [`LockTimeout`]).

@@ -24,12 +24,16 @@ pub fn apply(
 ) -> Result<ImportReport> {
     let store = &reg.store;
     let writer = Writer::begin(reg, printer)?;
-    let _mirror = RegistryLock::acquire(&store.path(Area::State, layout::LOCK_DIR), || {
-        printer.status(
-            "Blocking",
-            "waiting for another ktra process to finish with the mirror",
-        )
-    })?;
+    let _mirror = RegistryLock::acquire(
+        &store.path(Area::State, layout::LOCK_DIR),
+        reg.config.lock_timeout.effective(),
+        || {
+            printer.status(
+                "Blocking",
+                "waiting for another ktra process to finish with the mirror",
+            )
+        },
+    )?;
     let m = &staged.manifest;
     let mut report = ImportReport {
         id: m.id.clone(),

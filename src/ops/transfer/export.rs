@@ -62,12 +62,16 @@ pub fn export(reg: &Registry, opts: &ExportOptions<'_>, printer: Printer) -> Res
     }
     // Held to the end: nothing changes while the state is read and written out.
     let _writer = Writer::begin(reg, printer)?;
-    let _mirror = RegistryLock::acquire(&reg.store.path(Area::State, layout::LOCK_DIR), || {
-        printer.status(
-            "Blocking",
-            "waiting for another ktra process to finish with the mirror",
-        )
-    })?;
+    let _mirror = RegistryLock::acquire(
+        &reg.store.path(Area::State, layout::LOCK_DIR),
+        reg.config.lock_timeout.effective(),
+        || {
+            printer.status(
+                "Blocking",
+                "waiting for another ktra process to finish with the mirror",
+            )
+        },
+    )?;
     let unchanged = unchanged_crates(reg, since.as_ref())?;
     let known = |key: &str, size: u64| unchanged.get(key).filter(|s| s.size == size).cloned();
     let scan = listing::scan(&reg.store, &known)?;
