@@ -37,7 +37,9 @@ impl Printer {
     }
 
     pub fn warn(&self, message: impl Display) {
+        let message = message.to_string();
         eprintln!("{}: {message}", self.paint("1;33", "warning"));
+        CAPTURED.with_borrow_mut(|c| c.as_mut().map(|c| c.push(message)));
     }
 
     pub fn note(&self, message: impl Display) {
@@ -69,5 +71,37 @@ impl Printer {
         indicatif::ProgressBar::new(len)
             .with_style(style)
             .with_prefix(what.to_owned())
+    }
+}
+
+thread_local! {
+    /// Warnings of the work running in [`capture_warnings`] on this thread.
+    static CAPTURED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` and returns what it returned with the warnings it printed on this thread (the
+/// receiver hands them to cargo, which shows a publish response's warnings to its user).
+pub fn capture_warnings<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let outer = CAPTURED.replace(Some(Vec::new()));
+    let value = f();
+    let warnings = CAPTURED.replace(outer).unwrap_or_default();
+    (value, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warnings_are_captured_on_their_thread_only_while_asked() {
+        let printer = super::Printer::new(true);
+        printer.warn("before");
+        let ((), got) = super::capture_warnings(|| {
+            printer.warn("one");
+            std::thread::scope(|s| {
+                s.spawn(|| printer.warn("another thread"));
+            });
+        });
+        assert_eq!(got, ["one"]);
+        let ((), none) = super::capture_warnings(|| ());
+        assert!(none.is_empty());
     }
 }

@@ -196,10 +196,19 @@ impl<'a> Writer<'a> {
             return Ok(());
         }
         *self.behind.borrow_mut() = None;
-        self.push().context(
-            "the registry was updated, but the git index could not be pushed; \
-             the next change (or `ktra rebuild`) pushes again",
-        )
+        self.push_or_warn();
+        Ok(())
+    }
+
+    /// Pushes to `git.remote`; a failure is a warning, not an error: the change is complete
+    /// here (sparse and git index), and the next change (or `ktra rebuild`) pushes again.
+    fn push_or_warn(&self) {
+        if let Err(e) = self.push() {
+            self.printer.warn(format!(
+                "the registry was updated, but the git index could not be pushed to `git.remote`: \
+                 {e:#}\nthe remote is behind until the next change (or `ktra rebuild`) pushes again"
+            ));
+        }
     }
 
     fn warn_git_behind(&self, e: &anyhow::Error) {
