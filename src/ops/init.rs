@@ -42,6 +42,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         },
         mirror: Default::default(),
         site: config::SiteSettings { enabled: opts.site },
+        serve: Default::default(),
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
