@@ -35,7 +35,10 @@ pub struct Config {
     pub mirror: MirrorSettings,
     #[serde(default, skip_serializing_if = "SiteSettings::is_default")]
     pub site: SiteSettings,
-    #[serde(default, skip_serializing_if = "crate::server::limits::ServeSettings::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::server::limits::ServeSettings::is_default"
+    )]
     pub serve: crate::server::limits::ServeSettings,
 }
 

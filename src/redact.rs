@@ -65,7 +65,10 @@ mod tests {
                 "fatal: unable to access 'https://tok@git.example:8443/r/': 403",
                 "fatal: unable to access 'https://***@git.example:8443/r/': 403",
             ),
-            ("ssh://git@host/x and http://a:b@c", "ssh://***@host/x and http://***@c"),
+            (
+                "ssh://git@host/x and http://a:b@c",
+                "ssh://***@host/x and http://***@c",
+            ),
             ("https://git.example/r.git", "https://git.example/r.git"),
             ("no url: a@b", "no url: a@b"),
             ("x://", "x://"),

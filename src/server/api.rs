@@ -97,7 +97,9 @@ pub async fn owners(
         .unwrap_or_default();
     let mut users = Vec::new();
     for login in logins {
-        if let Some(u) = store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e, reg.root()))? {
+        if let Some(u) =
+            store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
+        {
             users.push(json!({ "id": u.id, "login": u.login, "name": u.name }));
         }
     }

@@ -59,7 +59,9 @@ mod duration {
             serde::de::Error::custom(format!("`{text}` is not a duration like 30s or 5m: {e}"))
         })?;
         if parsed.is_zero() {
-            return Err(serde::de::Error::custom("a duration of zero is not allowed"));
+            return Err(serde::de::Error::custom(
+                "a duration of zero is not allowed",
+            ));
         }
         Ok(parsed)
     }
@@ -82,7 +84,11 @@ mod tests {
         );
         let c = Config::parse(&text).unwrap();
         assert_eq!(
-            (c.serve.max_connections.get(), c.serve.header_timeout, c.serve.body_timeout),
+            (
+                c.serve.max_connections.get(),
+                c.serve.header_timeout,
+                c.serve.body_timeout
+            ),
             (8, Duration::from_secs(2), Duration::from_secs(60))
         );
         assert_eq!(Config::parse(&c.to_toml()).unwrap(), c);

@@ -51,10 +51,8 @@ pub async fn serve(
         // Responses go out at once: without TCP_NODELAY, keep-alive clients wait out the
         // 40 ms delayed acknowledgement on every request.
         let _ = tcp.set_nodelay(true);
-        let connection = http.serve_connection(
-            TokioIo::new(tcp),
-            TowerToHyperService::new(app.clone()),
-        );
+        let connection =
+            http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;

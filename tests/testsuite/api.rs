@@ -143,7 +143,10 @@ fn refused_publishes_answer_in_cargos_shape_and_change_nothing() {
     assert!(changed.is_empty(), "refused publishes changed {changed:?}");
     let audit = std::fs::read_to_string(reg.root.join("state/audit.jsonl")).unwrap();
     // Refusals are counted and summarised (the first one at once), not one line each.
-    assert!(audit.contains(r#""event":"token-refused","count":"#), "{audit}");
+    assert!(
+        audit.contains(r#""event":"token-refused","count":"#),
+        "{audit}"
+    );
 }
 
 #[test]

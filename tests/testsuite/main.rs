@@ -6,6 +6,7 @@
 mod api;
 mod cli;
 mod e2e_cargo;
+mod hardening_serve;
 mod mirror;
 mod nginx;
 mod serve;
