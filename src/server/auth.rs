@@ -33,7 +33,8 @@ pub fn check_publisher(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecor
             Err(refuse(reg, &record, Denied::Expired))
         }
         (Err(Denied::Scope(_)), _) => {
-            let message = "the token does not have the `publish-new` or `publish-update` scope";
+            let message =
+                "the token does not have the `publish-update` scope or the `publish-new` scope";
             refused(reg, &record.id, message);
             Err(ApiError::new(StatusCode::FORBIDDEN, message))
         }

@@ -308,7 +308,11 @@ fn owners_and_crate_names_given_to_the_owners_api_are_validated() {
     let alice = token(&reg, &["alice", "--scope", ALL_SCOPES]);
     let server = Server::start(&reg.root);
     let body = publish_body("shared", "1.0.0", &simple("shared", "1.0.0", ""));
-    let auth = [("Authorization", alice.as_str())];
+    // As cargo sends them (the JSON extractor used before wanted the content type).
+    let auth = [
+        ("Authorization", alice.as_str()),
+        ("Content-Type", "application/json"),
+    ];
     let published = request_with_body(server.port, "PUT", "/api/v1/crates/new", &auth, &body);
     assert_eq!(published.status, 200);
     let owners_file = reg.root.join("state/owners/shared.json");
@@ -551,4 +555,33 @@ fn a_publish_is_streamed_not_held_in_memory() {
         std::fs::read(reg.root.join("public/crates/heavy-1.0.0.crate")).unwrap(),
         big
     );
+}
+
+#[test]
+fn a_body_sent_too_slowly_is_cut_off_and_changes_nothing() {
+    let reg = Reg::new(false);
+    reg.ktra(&["user", "add", "alice"]).success();
+    let alice = token(&reg, &["alice", "--scope", ALL_SCOPES]);
+    add_settings(&reg, "[serve]\nbody-timeout = \"1s\"\n");
+    let server = Server::start(&reg.root);
+    let body = publish_body("slow", "1.0.0", &simple("slow", "1.0.0", ""));
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "PUT /api/v1/crates/new HTTP/1.1\r\nHost: x\r\nAuthorization: {alice}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..40]).unwrap();
+    let started = Instant::now();
+    let mut line = String::new();
+    BufReader::new(&mut s).read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 408"), "{line:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!reg.root.join("public/index/sl/ow/slow").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(reg.root.join("state/tmp"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
