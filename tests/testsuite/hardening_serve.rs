@@ -442,36 +442,44 @@ fn a_git_remote_with_credentials_is_never_shown() {
     assert!(!server.stderr().contains("hunter2"), "{}", server.stderr());
 }
 
+/// Sends a publish request; `cut` bytes of the body are left out.
+fn send_publish(port: u16, token: &str, name: &str, cut: usize) -> TcpStream {
+    let body = publish_body(name, "1.0.0", &simple(name, "1.0.0", ""));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "PUT /api/v1/crates/new HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..body.len() - cut]).unwrap();
+    s
+}
+
 #[test]
 fn a_publish_whose_client_hangs_up_is_completed_with_its_audit_line() {
     let reg = Reg::new(true);
     reg.ktra(&["user", "add", "alice"]).success();
     let alice = token(&reg, &["alice"]);
     let server = Server::start(&reg.root);
-    for i in 0..3 {
-        let name = format!("gone{i}");
-        let body = publish_body(&name, "1.0.0", &simple(&name, "1.0.0", ""));
-        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        let head = format!(
-            "PUT /api/v1/crates/new HTTP/1.1\r\nHost: x\r\nAuthorization: {alice}\r\n\
-             Content-Length: {}\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(&body).unwrap();
-        drop(s);
-    }
+    // The registry lock held here keeps the publishes waiting until their clients are gone.
+    let lock = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(reg.root.join("state/lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let clients: Vec<TcpStream> = (0..3)
+        .map(|i| send_publish(server.port, &alice, &format!("gone{i}"), 0))
+        .collect();
     // A body cut short: nothing is started for it.
-    let body = publish_body("partial", "1.0.0", &simple("partial", "1.0.0", ""));
-    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let head = format!(
-        "PUT /api/v1/crates/new HTTP/1.1\r\nHost: x\r\nAuthorization: {alice}\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(&body[..body.len() - 10]).unwrap();
-    drop(s);
+    let partial = send_publish(server.port, &alice, "partial", 10);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(clients);
+    drop(partial);
+    std::thread::sleep(Duration::from_millis(500));
+    lock.unlock().unwrap();
 
     let audit = reg.root.join("state/audit.jsonl");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -486,20 +494,16 @@ fn a_publish_whose_client_hangs_up_is_completed_with_its_audit_line() {
         }
         assert!(
             Instant::now() < deadline,
-            "publishes whose client hung up were not all recorded:\n{text}"
+            "publishes whose client hung up were not all recorded:\n{text}\nserver: {}",
+            server.stderr()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let listed = reg.ktra(&["list", "--json"]).success().stdout;
     for i in 0..3 {
-        let listed = reg.ktra(&["list", "--json"]).success().stdout;
         assert!(listed.contains(&format!("\"gone{i}\"")), "{listed}");
     }
-    assert!(
-        !reg.ktra(&["list", "--json"])
-            .success()
-            .stdout
-            .contains("partial")
-    );
+    assert!(!listed.contains("partial"), "{listed}");
     reg.ktra(&["verify"]).success();
     let leftovers: Vec<_> = std::fs::read_dir(reg.root.join("state/tmp"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
