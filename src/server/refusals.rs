@@ -83,3 +83,38 @@ fn take(p: &mut Pending) -> Option<serde_json::Value> {
     }
     Some(line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_summarised_once_per_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        let store = Store::new(dir.path());
+        let log = || std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+        let hour = Duration::from_secs(3600);
+        for i in 0..500 {
+            note(&store, hour, &format!("tok{i}"), "unknown token");
+        }
+        note(&store, hour, "none", "no token");
+        // The first refusal is written at once; the rest wait for the interval (or the end).
+        assert_eq!(log().lines().count(), 1, "{}", log());
+        flush(&store);
+        let lines: Vec<serde_json::Value> = log()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["count"], 1);
+        assert_eq!(lines[1]["count"], 500);
+        assert_eq!(lines[1]["reasons"]["unknown token"], 499);
+        assert_eq!(lines[1]["reasons"]["no token"], 1);
+        let named = lines[1]["tokens"].as_object().unwrap().len() as u64;
+        assert_eq!(named, MAX_TOKENS as u64);
+        assert_eq!(lines[1]["other-tokens"], 500 - named);
+        flush(&store);
+        assert_eq!(log().lines().count(), 2, "nothing new, nothing written");
+    }
+}
