@@ -1,6 +1,7 @@
-//! cargo's web API under `/api/v1`: publish, yank and unyank, owners, search, and the `/me`
-//! page. Publish ends in `ops::add::add_crates`, the function `ktra add` uses; responses have
-//! exactly the shapes cargo reads.
+//! cargo's web API under `/api/v1`: yank and unyank, owners, search, and the `/me` page
+//! (publish, streamed, is in `publish`). The token is checked before a body is read; a change
+//! and its audit line run to the end on a blocking thread; responses have exactly the shapes
+//! cargo reads.
 
 use super::AppState;
 use super::auth::{check, require_owner};
