@@ -137,12 +137,27 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
         let limits = reg.config.serve.clone();
         let store = reg.store.clone();
         let app = router(public, settings::Live::new(reg), pull);
-        let served = listen::serve(listener, app, &limits, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("the server failed");
+        let served = listen::serve(listener, app, &limits, stop_signal())
+            .await
+            .context("the server failed");
         refusals::flush(&store);
         served
     })
+}
+
+/// Ctrl-C or SIGTERM (a service manager's stop): requests in progress finish first, so a
+/// publish that has started completes with its audit line.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

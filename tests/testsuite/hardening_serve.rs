@@ -589,3 +589,48 @@ fn a_body_sent_too_slowly_is_cut_off_and_changes_nothing() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_stopped_server_finishes_the_publish_in_progress() {
+    let reg = Reg::new(true);
+    reg.ktra(&["user", "add", "alice"]).success();
+    let alice = token(&reg, &["alice"]);
+    let mut server = Server::start(&reg.root);
+    let lock = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(reg.root.join("state/lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut client = send_publish(server.port, &alice, "stopping", 0);
+    std::thread::sleep(Duration::from_millis(500));
+    // What a service manager sends to stop the server.
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(300));
+    lock.unlock().unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(&mut client).read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("HTTP/1.1 200"),
+        "{line:?}\n{}",
+        server.stderr()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{}", server.stderr());
+    let audit = std::fs::read_to_string(reg.root.join("state/audit.jsonl")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains(r#""event":"publish""#) && l.contains(r#""crate":"stopping""#)),
+        "{audit}"
+    );
+    reg.ktra(&["verify"]).success();
+}
