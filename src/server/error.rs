@@ -68,6 +68,8 @@ impl ApiError {
 }
 
 /// Whether the registry lock could not be had in time (the wait is bounded in `storage::lock`).
+/// MERGE NOTE: with the bounded lock wait merged, also match its typed error here:
+/// `c.is::<crate::storage::lock::LockTimeout>()`.
 fn lock_timed_out(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
