@@ -40,6 +40,11 @@ pub struct Config {
     pub site: SiteSettings,
     #[serde(default, skip_serializing_if = "crate::limits::Limits::is_default")]
     pub limits: crate::limits::Limits,
+    #[serde(
+        default,
+        skip_serializing_if = "crate::server::limits::ServeSettings::is_default"
+    )]
+    pub serve: crate::server::limits::ServeSettings,
 }
 
 /// The browsable site in `public/`.

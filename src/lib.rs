@@ -25,6 +25,7 @@ pub mod mirror;
 pub mod ops;
 pub mod package;
 pub mod printer;
+pub mod redact;
 pub mod registry;
 pub mod server;
 pub mod site;

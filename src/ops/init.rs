@@ -44,6 +44,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         site: config::SiteSettings { enabled: opts.site },
         lock_timeout: Default::default(),
         limits: Default::default(),
+        serve: Default::default(),
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;

@@ -6,7 +6,7 @@ use crate::auth::store;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
 use crate::storage::Area;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 /// Adds or removes `logins`; returns the sentence cargo shows.
 pub fn change(
@@ -16,6 +16,12 @@ pub fn change(
     add: bool,
     printer: Printer,
 ) -> Result<String> {
+    // Both become state keys (`owners/NAME.json`, `users/LOGIN.json`): checked before any use.
+    crate::index::CrateName::new(crate_name)
+        .with_context(|| format!("`{crate_name}` is not a crate name"))?;
+    for login in logins {
+        crate::auth::check_login(login).map_err(|e| anyhow!(e))?;
+    }
     let _writer = Writer::begin(reg, printer)?;
     if !reg.store.exists(Area::Public, &keys::index(crate_name)?) {
         bail!("crate `{crate_name}` does not exist");

@@ -1,14 +1,12 @@
-//! cargo's web API under `/api/v1`: publish, yank and unyank, owners, search, and the `/me`
-//! page. Publish ends in `ops::add::add_crates`, the function `ktra add` uses; responses have
-//! exactly the shapes cargo reads.
+//! cargo's web API under `/api/v1`: yank and unyank, owners, search, and the `/me` page
+//! (publish, streamed, is in `publish`). The token is checked before a body is read; a change
+//! and its audit line run to the end on a blocking thread; responses have exactly the shapes
+//! cargo reads.
 
 use super::AppState;
 use super::auth::{check, require_owner};
 use super::error::ApiError;
-use super::publish_body::{self, BodyError};
 use crate::auth::{Scope, store};
-use crate::ops::add::{AddOptions, add_crates};
-use crate::ops::inspect::{CrateInput, CrateSource};
 use crate::printer::Printer;
 use crate::registry::keys;
 use crate::storage::Area;
@@ -22,71 +20,17 @@ use std::sync::Arc;
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// Runs blocking registry work off the async threads.
-async fn blocking<T: Send + 'static>(
+/// Runs blocking registry work off the async threads, to the end even if the client goes
+/// away meanwhile (a change and its audit line are made together or not at all).
+pub(super) async fn blocking<T: Send + 'static>(
+    root: &std::path::Path,
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ApiError::from_op(&e)),
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the request failed: {e}"),
-        )),
+        Ok(Err(e)) => Err(ApiError::from_op(&e, root)),
+        Err(e) => Err(ApiError::internal(&e)),
     }
-}
-
-pub async fn publish(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult {
-    let reg = state.registry();
-    let max_crate = reg.config.max_crate_size as usize;
-    let limit = max_crate + publish_body::MAX_JSON + 8;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the upload is larger than this registry accepts ({max_crate} bytes per crate)"
-            ),
-        )
-    })?;
-    let (meta, krate) = publish_body::parse(&bytes, max_crate).map_err(|e| match e {
-        BodyError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, m),
-        BodyError::Malformed(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
-    })?;
-    let exists = reg.store.exists(
-        Area::Public,
-        &keys::index(&meta.name)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?,
-    );
-    let scope = if exists {
-        Scope::PublishUpdate
-    } else {
-        Scope::PublishNew
-    };
-    let token = check(&reg, &headers, scope, Some(&meta.name))?;
-    let input = CrateInput {
-        label: format!("{}@{}", meta.name, meta.vers),
-        source: CrateSource::Bytes(krate.to_vec()),
-        expect: Some((meta.name.clone(), meta.vers.clone())),
-    };
-    let opts = AddOptions {
-        max_size: Some(max_crate as u64),
-        publisher: Some(token.login.clone()),
-        reject_existing: true,
-        ..AddOptions::default()
-    };
-    let r = reg.clone();
-    blocking(move || add_crates(&r, vec![input], &opts, Printer::new(true))).await?;
-    let _ = store::audit(
-        &reg.store,
-        json!({ "event": "publish", "login": token.login, "token": token.id, "crate": meta.name, "vers": meta.vers }),
-    );
-    Ok(Json(
-        json!({ "warnings": { "invalid_categories": [], "invalid_badges": [], "other": [] } }),
-    ))
 }
 
 pub async fn yank(
@@ -112,6 +56,7 @@ async fn set_yanked(
     yanked: bool,
 ) -> ApiResult {
     let reg = state.registry();
+    super::auth::crate_name(&name)?;
     let token = check(&reg, &headers, Scope::Yank, Some(&name))?;
     require_owner(&reg, &token.login, &name)?;
     let version = semver::Version::parse(&vers).map_err(|e| {
@@ -121,14 +66,16 @@ async fn set_yanked(
         )
     })?;
     let r = reg.clone();
-    let n = name.clone();
-    blocking(move || crate::ops::yank::set_yanked(&r, &n, &version, yanked, Printer::new(true)))
-        .await?;
-    let event = if yanked { "yank" } else { "unyank" };
-    let _ = store::audit(
-        &reg.store,
-        json!({ "event": event, "login": token.login, "token": token.id, "crate": name, "vers": vers }),
-    );
+    blocking(reg.root(), move || {
+        crate::ops::yank::set_yanked(&r, &name, &version, yanked, Printer::new(true))?;
+        let event = if yanked { "yank" } else { "unyank" };
+        let _ = store::audit(
+            &r.store,
+            json!({ "event": event, "login": token.login, "token": token.id, "crate": name, "vers": vers }),
+        );
+        Ok(())
+    })
+    .await?;
     Ok(Json(json!({ "ok": true })))
 }
 
@@ -139,6 +86,7 @@ pub async fn owners(
 ) -> ApiResult {
     let reg = state.registry();
     super::auth::check_read(&reg, &headers)?;
+    super::auth::crate_name(&name)?;
     if !keys::index(&name).is_ok_and(|key| reg.store.exists(Area::Public, &key)) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -146,11 +94,13 @@ pub async fn owners(
         ));
     }
     let logins = store::owners(&reg.store, &name)
-        .map_err(|e| ApiError::from_op(&e))?
+        .map_err(|e| ApiError::from_op(&e, reg.root()))?
         .unwrap_or_default();
     let mut users = Vec::new();
     for login in logins {
-        if let Some(u) = store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e))? {
+        if let Some(u) =
+            store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
+        {
             users.push(json!({ "id": u.id, "login": u.login, "name": u.name }));
         }
     }
@@ -166,7 +116,7 @@ pub async fn add_owners(
     state: State<Arc<AppState>>,
     headers: HeaderMap,
     path: Path<String>,
-    body: Json<OwnersBody>,
+    body: Body,
 ) -> ApiResult {
     change_owners(state, headers, path, body, true).await
 }
@@ -175,31 +125,70 @@ pub async fn remove_owners(
     state: State<Arc<AppState>>,
     headers: HeaderMap,
     path: Path<String>,
-    body: Json<OwnersBody>,
+    body: Body,
 ) -> ApiResult {
     change_owners(state, headers, path, body, false).await
 }
 
+/// The body is read only after the token is checked, and only up to a small limit.
 async fn change_owners(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(body): Json<OwnersBody>,
+    body: Body,
     add: bool,
 ) -> ApiResult {
     let reg = state.registry();
+    super::auth::crate_name(&name)?;
     let token = check(&reg, &headers, Scope::ChangeOwners, Some(&name))?;
     require_owner(&reg, &token.login, &name)?;
+    let body: OwnersBody = read_json(&reg, body).await?;
+    for login in &body.users {
+        crate::auth::check_login(login).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    }
     let r = reg.clone();
-    let (n, logins) = (name.clone(), body.users.clone());
-    let msg =
-        blocking(move || crate::ops::owners::change(&r, &n, &logins, add, Printer::new(true)))
-            .await?;
-    let _ = store::audit(
-        &reg.store,
-        json!({ "event": if add { "owner-added" } else { "owner-removed" }, "login": token.login, "token": token.id, "crate": name, "users": body.users }),
-    );
+    let msg = blocking(reg.root(), move || {
+        let msg = crate::ops::owners::change(&r, &name, &body.users, add, Printer::new(true))?;
+        let _ = store::audit(
+            &r.store,
+            json!({ "event": if add { "owner-added" } else { "owner-removed" }, "login": token.login, "token": token.id, "crate": name, "users": body.users }),
+        );
+        Ok(msg)
+    })
+    .await?;
     Ok(Json(json!({ "ok": true, "msg": msg })))
+}
+
+/// A small JSON body, read within the body time limit.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    reg: &crate::registry::Registry,
+    body: Body,
+) -> Result<T, ApiError> {
+    let limit = super::limits::MAX_JSON_BODY;
+    let timeout = reg.config.serve.body_timeout;
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {}",
+                    humantime::format_duration(timeout)
+                ),
+            )
+        })?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {limit} bytes"),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the request body is not the expected JSON: {e}"),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -216,7 +205,8 @@ pub async fn search(
 ) -> ApiResult {
     let reg = state.registry();
     super::auth::check_read(&reg, &headers)?;
-    let all = blocking(move || search_rows(&reg)).await?;
+    let r = reg.clone();
+    let all = blocking(reg.root(), move || search_rows(&r)).await?;
     let hits = super::search::rank(all, &query.q);
     let total = hits.len();
     let per_page = query.per_page.unwrap_or(10).clamp(1, 100);

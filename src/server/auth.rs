@@ -1,11 +1,11 @@
 //! Who is calling: the `Authorization` header (raw token or `Bearer <token>`) hashed and looked
-//! up with one read; expiry, scope and crate globs checked; refusals logged to the audit log.
+//! up with one read; expiry, scope and crate globs checked; refusals counted for the audit log
+//! (`refusals`).
 
 use super::error::ApiError;
-use crate::auth::{self, Scope, TokenRecord, store};
+use crate::auth::{self, Denied, Scope, TokenRecord, store};
 use crate::registry::Registry;
 use axum::http::{HeaderMap, StatusCode, header};
-use serde_json::json;
 
 /// The token record if the request may do `scope` (on `krate`).
 pub fn check(
@@ -14,6 +14,53 @@ pub fn check(
     scope: Scope,
     krate: Option<&str>,
 ) -> Result<TokenRecord, ApiError> {
+    let record = token(reg, headers)?;
+    allow(reg, &record, scope, krate)?;
+    Ok(record)
+}
+
+/// The token record if the request may publish anything at all (a new crate or a new
+/// version), checked before the body is read; the exact scope and crate glob are checked once
+/// the body names the crate.
+pub fn check_publisher(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+    let record = token(reg, headers)?;
+    let now = auth::now();
+    let new = record.allows(Scope::PublishNew, None, now);
+    let update = record.allows(Scope::PublishUpdate, None, now);
+    match (new, update) {
+        (Ok(()), _) | (_, Ok(())) => Ok(record),
+        (Err(Denied::Expired), _) | (_, Err(Denied::Expired)) => {
+            Err(refuse(reg, &record, Denied::Expired))
+        }
+        (Err(Denied::Scope(_)), _) => {
+            let message =
+                "the token does not have the `publish-update` scope or the `publish-new` scope";
+            refused(reg, &record.id, message);
+            Err(ApiError::new(StatusCode::FORBIDDEN, message))
+        }
+        (Err(denied), _) => Err(refuse(reg, &record, denied)),
+    }
+}
+
+/// Whether `record` may do `scope` (on `krate`).
+pub fn allow(
+    reg: &Registry,
+    record: &TokenRecord,
+    scope: Scope,
+    krate: Option<&str>,
+) -> Result<(), ApiError> {
+    record
+        .allows(scope, krate, auth::now())
+        .map_err(|denied| refuse(reg, record, denied))
+}
+
+fn refuse(reg: &Registry, record: &TokenRecord, denied: Denied) -> ApiError {
+    refused(reg, &record.id, &denied.to_string());
+    ApiError::new(StatusCode::FORBIDDEN, denied.to_string())
+}
+
+/// The record of the request's token, which must exist and belong to an existing user.
+fn token(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -25,7 +72,7 @@ pub fn check(
         ));
     };
     let hash = auth::token_hash(value);
-    let record = store::token(&reg.store, &hash).map_err(|e| ApiError::from_op(&e))?;
+    let record = store::token(&reg.store, &hash).map_err(|e| ApiError::from_op(&e, reg.root()))?;
     let Some(record) = record else {
         refused(reg, &hash[..12], "unknown token");
         return Err(ApiError::new(
@@ -44,17 +91,15 @@ pub fn check(
             "the token's user no longer exists",
         ));
     }
-    if let Err(denied) = record.allows(scope, krate, auth::now()) {
-        refused(reg, &record.id, &denied.to_string());
-        return Err(ApiError::new(StatusCode::FORBIDDEN, denied.to_string()));
-    }
     Ok(record)
 }
 
 fn refused(reg: &Registry, token: &str, reason: &str) {
-    let _ = store::audit(
+    super::refusals::note(
         &reg.store,
-        json!({ "event": "token-refused", "token": token, "reason": reason }),
+        reg.config.serve.refusal_log_interval,
+        token,
+        reason,
     );
 }
 
@@ -78,7 +123,7 @@ pub fn check_read(reg: &Registry, headers: &HeaderMap) -> Result<(), ApiError> {
 /// The caller must own `krate`.
 pub fn require_owner(reg: &Registry, login: &str, krate: &str) -> Result<(), ApiError> {
     let owners = store::owners(&reg.store, krate)
-        .map_err(|e| ApiError::from_op(&e))?
+        .map_err(|e| ApiError::from_op(&e, reg.root()))?
         .unwrap_or_default();
     if owners.iter().any(|o| o == login) {
         Ok(())
@@ -88,4 +133,14 @@ pub fn require_owner(reg: &Registry, login: &str, krate: &str) -> Result<(), Api
             format!("`{login}` is not an owner of crate `{krate}`"),
         ))
     }
+}
+
+/// A crate name from a request, checked before it becomes a key (`../users/x` must not).
+pub fn crate_name(name: &str) -> Result<(), ApiError> {
+    crate::index::CrateName::new(name).map(|_| ()).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("`{name}` is not a crate name: {e}"),
+        )
+    })
 }

@@ -1,9 +1,11 @@
 //! API errors in the shape cargo reads: `{"errors":[{"detail":"..."}]}`; cargo shows the detail
-//! to the user.
+//! to the user. What a client sees never holds a secret or a path on the server: a server-side
+//! failure is answered with a short request id, its cause logged to the server's stderr.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use std::path::Path;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -22,21 +24,74 @@ impl ApiError {
         }
     }
 
-    /// An error from the shared operations: typed refusals keep their status; anything else
-    /// is the request's fault (validation) unless it is an I/O failure.
-    pub fn from_op(e: &anyhow::Error) -> Self {
+    /// An error from the shared operations on the registry at `root`: typed refusals keep
+    /// their status; a lock that could not be had in time is 503; anything else is the
+    /// request's fault (validation, 400) unless it is an I/O failure (500).
+    pub fn from_op(e: &anyhow::Error, root: &Path) -> Self {
         use crate::ops::add::Refusal;
-        let detail = format!("{e:#}");
         let status = match e.downcast_ref::<Refusal>() {
             Some(Refusal::NotOwner(_)) => StatusCode::FORBIDDEN,
             Some(Refusal::Exists(_)) => StatusCode::CONFLICT,
+            None if lock_timed_out(e) => StatusCode::SERVICE_UNAVAILABLE,
             None if e.chain().any(|c| c.is::<std::io::Error>()) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             None => StatusCode::BAD_REQUEST,
         };
-        Self::new(status, detail)
+        match status {
+            StatusCode::INTERNAL_SERVER_ERROR => Self::internal(e),
+            StatusCode::SERVICE_UNAVAILABLE => Self::new(
+                status,
+                "the registry is busy: another change has held its lock for too long; \
+                 nothing was changed, try again in a minute",
+            ),
+            _ => Self::new(status, clean(&format!("{e:#}"), root)),
+        }
     }
+
+    /// A failure on the server's side: the client gets a request id, the server's log the
+    /// whole cause.
+    pub fn internal(e: &dyn std::fmt::Display) -> Self {
+        let id = request_id();
+        eprintln!(
+            "error: request {id} failed: {}",
+            crate::redact::url_credentials(&format!("{e:#}"))
+        );
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the server could not complete the request (request id {id}); its administrator \
+                 finds the cause in the log of `ktra serve`"
+            ),
+        )
+    }
+}
+
+/// Whether the registry lock could not be had in time (the wait is bounded in `storage::lock`),
+/// or another wait ran out.
+fn lock_timed_out(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<crate::storage::lock::LockTimeout>()
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    })
+}
+
+/// A message fit for a client: no credentials, no absolute path of the registry.
+pub(super) fn clean(message: &str, root: &Path) -> String {
+    crate::redact::registry_root(&crate::redact::url_credentials(message), root)
+}
+
+/// Eight hex digits naming one failed request in the server's log.
+fn request_id() -> String {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl IntoResponse for ApiError {
@@ -52,5 +107,45 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::WWW_AUTHENTICATE, c);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> anyhow::Error {
+        anyhow::Error::new(std::io::Error::new(kind, "x"))
+    }
+
+    #[test]
+    fn server_failures_hide_their_cause_behind_a_request_id() {
+        let root = Path::new("/srv/reg");
+        let e = io(std::io::ErrorKind::PermissionDenied)
+            .context("failed to write `/srv/reg/public/index/3/a/abc`");
+        let api = ApiError::from_op(&e, root);
+        assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(api.detail.contains("request id"), "{}", api.detail);
+        assert!(!api.detail.contains("/srv"), "{}", api.detail);
+    }
+
+    #[test]
+    fn validation_errors_lose_the_root_and_credentials() {
+        let root = Path::new("/srv/reg");
+        let e = anyhow::anyhow!("bad thing in `/srv/reg/state/tmp/.tmp1` from https://u:pw@h/x");
+        let api = ApiError::from_op(&e, root);
+        assert_eq!(api.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            api.detail,
+            "bad thing in `state/tmp/.tmp1` from https://***@h/x"
+        );
+    }
+
+    #[test]
+    fn a_lock_wait_that_ran_out_is_503() {
+        let e = io(std::io::ErrorKind::TimedOut).context("failed to lock the registry");
+        let api = ApiError::from_op(&e, Path::new("/srv/reg"));
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(api.detail.contains("try again"));
     }
 }

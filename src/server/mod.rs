@@ -6,10 +6,14 @@ mod api;
 mod auth;
 mod error;
 mod files;
+pub mod limits;
+mod listen;
 mod mirror;
 pub mod nginx;
 mod paths;
-pub(crate) mod publish_body;
+mod publish;
+pub mod publish_body;
+mod refusals;
 mod search;
 mod settings;
 
@@ -49,7 +53,7 @@ fn router(
 ) -> Router {
     use axum::routing::{delete, get, put};
     Router::new()
-        .route("/api/v1/crates/new", put(api::publish))
+        .route("/api/v1/crates/new", put(publish::publish))
         .route("/api/v1/crates/{name}/{version}/yank", delete(api::yank))
         .route("/api/v1/crates/{name}/{version}/unyank", put(api::unyank))
         .route(
@@ -62,7 +66,7 @@ fn router(
         .route("/me", get(api::me))
         .route(nginx::CHECK_PATH, get(api::check_read))
         .fallback(file)
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_JSON_BODY))
         .with_state(Arc::new(AppState {
             public_dir: std::fs::File::open(&public).expect("public/ was opened just before"),
             public,
@@ -133,16 +137,30 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
             .with_context(|| format!("failed to listen on {listen}"))?;
         let bound = listener.local_addr()?;
         printer.status("Serving", format!("{} at http://{bound}", public.display()));
-        // Responses go out at once: without TCP_NODELAY, keep-alive clients wait out the
-        // 40 ms delayed acknowledgement on every request.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, router(public, settings::Live::new(reg), pull))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+        let limits = reg.config.serve.clone();
+        let store = reg.store.clone();
+        let app = router(public, settings::Live::new(reg), pull);
+        let served = listen::serve(listener, app, &limits, stop_signal())
             .await
-            .context("the server failed")
+            .context("the server failed");
+        refusals::flush(&store);
+        served
     })
+}
+
+/// Ctrl-C or SIGTERM (a service manager's stop): requests in progress finish first, so a
+/// publish that has started completes with its audit line.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

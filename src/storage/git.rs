@@ -239,10 +239,12 @@ impl GitIndex {
             .output()
             .context("failed to run `git push` (is git installed?)")?;
         if !out.status.success() {
-            bail!(
+            // The remote's URL may carry credentials, and git may repeat it: never shown.
+            let message = format!(
                 "`git push {remote} main` failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             );
+            bail!("{}", crate::redact::url_credentials(&message));
         }
         Ok(())
     }

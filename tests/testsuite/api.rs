@@ -142,7 +142,11 @@ fn refused_publishes_answer_in_cargos_shape_and_change_nothing() {
         .collect();
     assert!(changed.is_empty(), "refused publishes changed {changed:?}");
     let audit = std::fs::read_to_string(reg.root.join("state/audit.jsonl")).unwrap();
-    assert!(audit.matches("token-refused").count() >= 4, "{audit}");
+    // Refusals are counted and summarised (the first one at once), not one line each.
+    assert!(
+        audit.contains(r#""event":"token-refused","count":"#),
+        "{audit}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod cli;
 mod e2e_cargo;
 mod hardening_input;
 mod hardening_mirror;
+mod hardening_serve;
 mod hardening_storage;
 mod mirror;
 mod nginx;
