@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
 import hostile_cases as cases  # noqa: E402
@@ -161,9 +162,13 @@ class Hostile:
         self.server_case("body", "100 MiB owners JSON without a token", "401, memory bounded", owners_bomb,
                          lambda s, t: s in (401, 413))
 
+        owners_token = self.reg.must("token", "create", "alice", "--scope", "change-owners").out.strip()
+        if "bob" not in self.reg.ktra("user", "list").out.split():
+            self.reg.must("user", "add", "bob")  # `../users/bob` resolves to bob's record as a path
+
         def owners_traversal():
             r = c.http(self.port, "PUT", "/api/v1/crates/base-ok/owners",
-                       [("Authorization", self.token), ("Content-Type", "application/json")],
+                       [("Authorization", owners_token), ("Content-Type", "application/json")],
                        b'{"users":["../users/bob"]}')
             listed = self.reg.ktra("owner", "list", "base-ok").out
             return r.status, r.detail() + (" | listed: " + listed.strip().replace("\n", ",") if "../" in listed else "")
