@@ -64,7 +64,8 @@ class Chaos:
         self.serve = c.start_serve(args.ktra, self.reg.root, self.serve_port, os.path.join(self.log_dir, "serve.log"))
         self.seq = 0
         self.last_exit = 0.0
-        self.durations = collections.defaultdict(lambda: 0.3)
+        self.up_mtime = 0.0
+        self.durations = collections.defaultdict(lambda: 0.1)
         self.landed = collections.Counter()
         self.missed = collections.Counter()
         self.failures = []
@@ -132,6 +133,10 @@ class Chaos:
         self.up_versions[name] += 1
         vers = "1.0.%d" % self.up_versions[name]
         self.up.must("add", self.up.write_crate(name, vers))
+        # python's http.server answers If-Modified-Since at one-second resolution: move the
+        # changed index file's time on by whole seconds so a revalidation sees the change.
+        self.up_mtime = max(self.up_mtime + 2, time.time())
+        os.utime(os.path.join(self.up.public, "index", c.index_path(name)), (self.up_mtime, self.up_mtime))
         argv = self.reg.cmd("sync-mirror", name, "--upstream", self.upstream)
 
         def redo():
