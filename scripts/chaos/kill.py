@@ -124,7 +124,9 @@ class Chaos:
 
             def redo():
                 if not self.reg.has_version(name, "1.0.0"):
-                    return self.reg.ktra("list"), True  # it went through before the kill
+                    # it went through before the kill: the next write is another one
+                    verb = "unyank" if any(e.get("yanked") for e in self.reg.index_lines("y-one")) else "yank"
+                    return self.reg.ktra(verb, "y-one@1.0.0"), True
                 r = self.reg.ktra("remove", target)
                 return r, not self.reg.has_version(name, "1.0.0")
             return self.reg.cmd("remove", target), None, "remove " + target, redo
@@ -150,8 +152,8 @@ class Chaos:
     def inject(self, i):
         op = OPS[i % len(OPS)]
         mode = ["point", "random", "random", "point"][(i // len(OPS)) % 4]
-        if op in ("add", "publish", "yank", "remove") and i % 50 == 7:
-            mode = "gitlock"
+        if op != "sync" and (i // len(OPS)) % 10 == 3:
+            mode = "gitlock"  # each of add, publish, yank and remove, every 50th attempt
         argv, body, what, redo = self.prepare(op)
         point = None
         delay = None
@@ -178,11 +180,17 @@ class Chaos:
                 f.write("")
             repro += " && touch public/index.git/refs/heads/main.lock"
         self.landed[(op, mode)] += 1
+        lock = os.path.join(self.reg.public, "index.git", "refs", "heads", "main.lock")
+        if mode != "gitlock" and os.path.exists(lock):
+            self.checks["kills that left refs/heads/main.lock (inside the git branch update)"] += 1
+            print("#%d %s/%s: the kill left refs/heads/main.lock" % (i, op, mode), flush=True)
         if mode == "random":
             self.durations[op] *= 1.03  # landed: it runs at least this long
         v = c.verify_ok(self.reg)
         if not v.ok:
             self.fail(i, op, mode, "verify after the kill", repro, v)
+        elif os.path.exists(lock) and "main.lock" not in v.out + v.err:
+            self.fail(i, op, mode, "verify says nothing of the stale refs/heads/main.lock", repro, v)
         r, present = redo()
         if not r.ok or not present:
             self.fail(i, op, mode, "the next write (the same operation again)", repro, r)
