@@ -304,13 +304,13 @@ def rss_kib(pid):
     return 0
 
 
-def wait_port(port, proc=None, timeout=15):
+def wait_port(port, proc=None, timeout=15, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
             return False
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return True
         except OSError:
             time.sleep(0.02)
@@ -327,10 +327,10 @@ def start_serve(ktra, root, port, log, crash_at=None, extra_args=()):
     return p
 
 
-def start_static(directory, port, log):
-    p = Process([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", str(port),
+def start_static(directory, port, log, host="127.0.0.1"):
+    p = Process([sys.executable, "-u", "-m", "http.server", "--bind", host, str(port),
                  "--directory", directory], log)
-    if not wait_port(port, p):
+    if not wait_port(port, p, host=host):
         p.kill()
         raise RuntimeError("http.server did not listen on %d" % port)
     return p
