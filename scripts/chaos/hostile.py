@@ -155,6 +155,16 @@ class Hostile:
             self.server_case("body", name, "status in %s" % (statuses,), send,
                              lambda s, t, statuses=statuses: s in statuses and no_leak(t))
 
+        def folder_dep():
+            """A dependency name that leads to a folder: the error must not show server paths."""
+            extra = ('[dependencies.d]\nversion = "1"\npackage = "../../reg/state"\n'
+                     'registry-index = "sparse+http://127.0.0.1:%d/index/"\n' % self.port)
+            body = c.publish_body("leaky", "1.0.0", c.simple_crate("leaky", "1.0.0", extra))
+            r = c.http(self.port, "PUT", "/api/v1/crates/new", [("Authorization", self.token)], body)
+            return r.status, r.detail()
+        self.server_case("body", "dependency leading to a folder (path leak)", "4xx, no server path", folder_dep,
+                         lambda s, t: 400 <= s < 500 and no_leak(t))
+
         def owners_bomb():
             r = c.http(self.port, "PUT", "/api/v1/crates/base-ok/owners", [("Content-Type", "application/json")],
                        cases.owners_bomb_body(), timeout=60)
