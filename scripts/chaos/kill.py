@@ -191,10 +191,19 @@ class Chaos:
             self.fail(i, op, mode, "verify after the kill", repro, v)
         elif os.path.exists(lock) and "main.lock" not in v.out + v.err:
             self.fail(i, op, mode, "verify says nothing of the stale refs/heads/main.lock", repro, v)
+        if op == "add" and what.count(" ") == 2:
+            names = what.split()[1:]
+            if sum(self.reg.has_version(n, "1.0.0") for n in names) == 1:
+                self.checks["killed batch adds with part of the batch visible (re-run completes them)"] += 1
         r, present = redo()
         if not r.ok or not present:
             self.fail(i, op, mode, "the next write (the same operation again)", repro, r)
             self.unblock()
+        elif i % 10 == 0:
+            clean = c.verify_ok(self.reg)
+            if not clean.ok or "interrupted" in clean.err:
+                self.fail(i, op, mode, "verify after the next write still reports a problem or a pending change",
+                          repro, clean)
         return True
 
     def run_cli(self, argv, point, delay):
@@ -289,6 +298,8 @@ def main():
     ap.add_argument("--check-every", type=int, default=100)
     ap.add_argument("--max-seconds", type=float, default=3600)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--max-temp-files", type=int, default=20,
+                    help="temp files left in state/tmp after the last write that count as a failure")
     args = ap.parse_args()
     args.ktra = os.path.abspath(args.ktra)
     t0 = time.monotonic()
@@ -309,6 +320,13 @@ def main():
         final = c.verify_ok(ch.reg)
         if not final.ok:
             ch.fail(i, "final", "-", "final verify", "ktra verify", final)
+        tmp = os.path.join(ch.reg.root, "state", "tmp")
+        names = os.listdir(tmp) if os.path.isdir(tmp) else []
+        size = sum(os.path.getsize(os.path.join(tmp, n)) for n in names if os.path.isfile(os.path.join(tmp, n)))
+        print("state/tmp after the run: %d files, %.1f MB" % (len(names), size / 1e6))
+        if len(names) > args.max_temp_files:
+            ch.fail(i, "final", "-", "temp files of killed processes pile up in state/tmp (%d files, %.1f MB)"
+                    % (len(names), size / 1e6), "ls state/tmp", final)
     finally:
         ch.close()
     elapsed = time.monotonic() - t0
