@@ -69,6 +69,7 @@ class Chaos:
         self.landed = collections.Counter()
         self.missed = collections.Counter()
         self.failures = []
+        self.shown = collections.Counter()
         self.checks = collections.Counter()
         self.yank_pool = []  # versions present in the registry that yank may flip
         self.up_versions = collections.Counter()
@@ -249,6 +250,10 @@ class Chaos:
 
     def fail(self, i, op, mode, what, repro, result):
         self.failures.append((i, op, mode, what, repro, result.describe()))
+        self.shown[(op, what)] += 1
+        if self.shown[(op, what)] > 3:
+            print("FAIL #%d %s/%s: %s (repro: %s)" % (i, op, mode, what, repro), flush=True)
+            return
         print("FAIL #%d %s/%s: %s\n  repro: %s\n  %s" % (i, op, mode, what, repro,
                                                      result.describe().replace("\n", "\n  ")[:1500]),
               flush=True)
