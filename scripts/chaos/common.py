@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -411,3 +412,38 @@ def cargo_publish(base, name, version, index_url, token, cargo_home, target_dir)
                      "CARGO_REGISTRIES_%s_INDEX" % REG_NAME.upper(): index_url})
     return run(["cargo", "publish", "--registry", REG_NAME, "--token", token, "--allow-dirty", "--no-verify"],
                env=env, cwd=d, timeout=300)
+
+
+def hwm_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(argv, timeout, cwd):
+    """Runs argv; returns exit code, stderr, whether it timed out and its own peak RSS (wait4)."""
+    errf = os.path.join(cwd, "logs", "measured.err")
+    with open(errf, "wb") as err:
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
+                             env=clean_env(), cwd=cwd, preexec_fn=limit_memory, start_new_session=True)
+        timed_out = []
+
+        def killer():
+            timed_out.append(True)
+            try:
+                os.killpg(p.pid, 9)
+            except ProcessLookupError:
+                pass
+        t = threading.Timer(timeout, killer)
+        t.start()
+        _, status, usage = os.wait4(p.pid, 0)
+        t.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+    with open(errf, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    return {"code": p.returncode, "err": text, "timed_out": bool(timed_out), "maxrss_mib": usage.ru_maxrss // 1024}

@@ -14,24 +14,13 @@ import argparse
 import os
 import socket
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
 import hostile_cases as cases  # noqa: E402
-
-
-def hwm_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+import hostile_mirror  # noqa: E402
 
 
 class Hostile:
@@ -72,7 +61,7 @@ class Hostile:
         reply = c.http(self.port, "GET", "/index/config.json", timeout=10)
         if reply.status != 200:
             return "the server no longer answers (GET config.json: %d)" % reply.status
-        grown = (hwm_kib(self.serve.pid) - self.base_hwm) // 1024
+        grown = (c.hwm_kib(self.serve.pid) - self.base_hwm) // 1024
         if grown > self.args.rss_bound_mib:
             return "peak memory grew by %d MiB" % grown
         return ""
@@ -80,7 +69,7 @@ class Hostile:
     def server_case(self, group, name, expected, send, accept):
         """send() -> (status, text); accept(status, text) -> bool."""
         before = self.public_hash()
-        self.base_hwm = hwm_kib(self.serve.pid)
+        self.base_hwm = c.hwm_kib(self.serve.pid)
         try:
             status, text = send()
         except Exception as e:  # a client-side error is an outcome too
@@ -111,7 +100,7 @@ class Hostile:
             with open(path, "wb") as f:
                 f.write(data)
             before = self.public_hash()
-            r = run_measured(self.reg.cmd("add", path), self.args.cli_timeout, self.base)
+            r = c.run_measured(self.reg.cmd("add", path), self.args.cli_timeout, self.base)
             changed = self.public_hash() != before
             err = r["err"].strip().splitlines()
             first = next((l for l in err if l.startswith("error")), err[0] if err else "")
@@ -358,7 +347,7 @@ class Hostile:
             problems = []
             outs = []
             for argv in (s.cmd("verify"), s.cmd("add", good)):
-                r = run_measured(argv, self.args.cli_timeout, self.base)
+                r = c.run_measured(argv, self.args.cli_timeout, self.base)
                 outs.append(r)
                 if r["timed_out"]:
                     problems.append("HUNG")
@@ -389,77 +378,7 @@ class Hostile:
                 s.ktra("remove", "setcase@1.0.0")
 
     def mirror(self):
-        """Hostile upstreams for sync-mirror and the pull-through."""
-        here = os.path.dirname(os.path.abspath(__file__))
-
-        def hostile_upstream(mode, other=0):
-            port = c.free_port()
-            p = c.Process([sys.executable, os.path.join(here, "hostile_upstream.py"), str(port), mode, str(other)],
-                          os.path.join(self.logs, "up-%s.log" % mode))
-            c.wait_port(port, p)
-            return p, "sparse+http://127.0.0.1:%d/mup/public/index/" % port
-
-        # A real upstream on another host (127.0.0.2), reached only through a redirect.
-        other = c.free_port()
-        up = c.Registry(self.args.ktra, self.base, "http://127.0.0.2:%d/mup/public" % other, git=False, name="mup")
-        up.must("add", up.write_crate("mirrored", "1.0.0"))
-        static = c.start_static(self.base, other, os.path.join(self.logs, "mup.log"), host="127.0.0.2")
-        # The mirror exists (synced straight from that host); the upstream then has a new version.
-        self.reg.must("sync-mirror", "mirrored", "--upstream", "sparse+http://127.0.0.2:%d/mup/public/index/" % other)
-        up.must("add", up.write_crate("mirrored", "1.1.0"))
-        later = time.time() + 5  # past http.server's one-second If-Modified-Since resolution
-        os.utime(os.path.join(up.public, "index", c.index_path("mirrored")), (later, later))
-        cases = [("redirect to another host", "redirect", "exit 1, redirect refused"),
-                 ("endless upstream index file", "huge", "exit 1, memory bounded"),
-                 ("endless upstream config.json", "hugeconfig", "exit 1, memory bounded")]
-        try:
-            for name, mode, expected in cases:
-                proc, url = hostile_upstream(mode, other)
-                before = self.public_hash()
-                r = run_measured(self.reg.cmd("sync-mirror", "mirrored", "--upstream", url, "--retries", "0"),
-                                 self.args.cli_timeout * 3, self.base)
-                proc.kill()
-                problems = []
-                if r["timed_out"]:
-                    problems.append("HUNG")
-                elif r["code"] == 0:
-                    problems.append("ACCEPTED")
-                elif r["code"] != 1:
-                    problems.append("exit %s (crash)" % r["code"])
-                if r["maxrss_mib"] > self.args.rss_bound_mib:
-                    problems.append("used %d MiB" % r["maxrss_mib"])
-                if self.public_hash() != before:
-                    problems.append("public/ CHANGED")
-                last = [l for l in r["err"].splitlines() if l.strip()]
-                self.row("mirror", "sync-mirror: " + name, expected,
-                         "; ".join(problems) or "exit 1: " + (last[-1].strip() if last else ""), not problems)
-        finally:
-            static.kill()
-        # The pull-through passes upstream index lines on: they must be checked first.
-        for name, mode, path in [("pull-through: invalid upstream lines", "badlines", "/mirror/index/ba/dl/badline"),
-                                 ("pull-through: endless index file, no token", "huge", "/mirror/index/hu/ge/huge")]:
-            proc, url = hostile_upstream(mode)
-            port = c.free_port()
-            srv = c.start_serve(self.args.ktra, self.reg.root, port, os.path.join(self.logs, "pull.log"),
-                                extra_args=["--mirror-upstream", url])
-            before = self.public_hash()
-            base = hwm_kib(srv.pid)
-            reply = c.http(port, "GET", path, timeout=60)
-            grown = (hwm_kib(srv.pid) - base) // 1024 if srv.alive() else -1
-            body = reply.body.decode("utf-8", "replace")
-            problems = []
-            if "../../evil" in body or "etc/passwd" in body:
-                problems.append("served the invalid lines")
-            if grown < 0:
-                problems.append("the server died")
-            elif grown > self.args.rss_bound_mib:
-                problems.append("peak memory grew by %d MiB" % grown)
-            if self.public_hash() != before:
-                problems.append("public/ CHANGED")
-            srv.kill()
-            proc.kill()
-            self.row("mirror", name, "refused or filtered, memory bounded",
-                     "; ".join(problems) or "%d %s" % (reply.status, reply.detail()[:60]), not problems)
+        hostile_mirror.run(self)
 
     def close(self):
         self.serve.kill()
@@ -468,31 +387,6 @@ class Hostile:
 def no_leak(text):
     """No absolute server path or token material in what an API client sees."""
     return "/tmp/" not in text and "ktra-chaos-" not in text and "state/" not in text
-
-
-def run_measured(argv, timeout, cwd):
-    """Runs argv; returns exit code, stderr, whether it timed out and its own peak RSS (wait4)."""
-    import subprocess
-    errf = os.path.join(cwd, "logs", "measured.err")
-    with open(errf, "wb") as err:
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                             env=c.clean_env(), cwd=cwd, preexec_fn=c.limit_memory, start_new_session=True)
-        timed_out = []
-
-        def killer():
-            timed_out.append(True)
-            try:
-                os.killpg(p.pid, 9)
-            except ProcessLookupError:
-                pass
-        t = threading.Timer(timeout, killer)
-        t.start()
-        _, status, usage = os.wait4(p.pid, 0)
-        t.cancel()
-        p.returncode = os.waitstatus_to_exitcode(status)
-    with open(errf, "rb") as f:
-        text = f.read().decode("utf-8", "replace")
-    return {"code": p.returncode, "err": text, "timed_out": bool(timed_out), "maxrss_mib": usage.ru_maxrss // 1024}
 
 
 def main():
