@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Concurrent writers on one registry, with a reader checking what it sees.
 
-Writers (threads; --cli-writers + 1 + --api-writers + 1 + 1, 9 by default):
+Writers (threads; --cli-writers + 1 + --api-writers + 2 + 1, 10 by default):
   cli-add-N    `ktra add` processes: one .crate, or a batch of two or three
   cli-yank     `ktra yank`/`unyank` processes flipping versions that are in
   api-N        publishes over raw HTTP (cargo's wire format), alternating between TWO
                `ktra serve` receivers on the same registry
   api-yank     yank/unyank over the web API of the second receiver
+  api-quit     publishes whose client hangs up right after sending (never acknowledged)
   cargo        the real `cargo publish --registry demo --token T --no-verify`, through the
                first receiver
 Reader: a loop running `ktra verify` and fetching index files over HTTP (python's
@@ -131,6 +132,27 @@ class Run:
                                [("Authorization", self.token)], timeout=300)
             self.record("api-yank", [], reply.status == 200, "HTTP %d %s" % (reply.status, reply.detail()))
 
+    def quitter(self):
+        """Publishes and hangs up without reading the answer: never acknowledged, so each must
+        end up either wholly in the registry or not at all."""
+        import socket
+        j = 0
+        while self.going():
+            j += 1
+            name = "quit-%d" % j
+            body = c.publish_body(name, "1.0.0", c.simple_crate(name, "1.0.0"))
+            head = ("PUT /api/v1/crates/new HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n"
+                    "Authorization: %s\r\n\r\n" % (len(body), self.token)).encode()
+            try:
+                with socket.create_connection(("127.0.0.1", self.ports[j % 2]), timeout=10) as s:
+                    s.sendall(head + body)
+            except OSError:
+                pass
+            with self.lock:
+                self.writes["api-quit"] += 1
+                self.unacked[name] = ("1.0.0", "api-quit", "client hung up")
+            time.sleep(0.05)
+
     def cargo(self):
         j = 0
         home = os.path.join(self.base, "cargo-home")
@@ -189,9 +211,11 @@ class Run:
             if not (present and has_file):
                 self.problem("acknowledged %s@%s (by %s) is missing: index line %s, crate file %s"
                              % (name, vers, who, present, has_file))
+        self.unacked_present = 0
         for name, (vers, who, why) in sorted(self.unacked.items()):
             present = self.reg.has_version(name, vers)
             has_file = "%s-%s.crate" % (name, vers) in files
+            self.unacked_present += present and has_file
             if present != has_file:
                 self.problem("unacknowledged %s@%s (by %s) is half-present: index line %s, crate file %s"
                              % (name, vers, who, present, has_file))
@@ -219,7 +243,8 @@ def main():
     run = Run(args)
     threads = [threading.Thread(target=run.cli_add, args=(w,)) for w in range(args.cli_writers)]
     threads += [threading.Thread(target=run.api, args=(w,)) for w in range(args.api_writers)]
-    threads += [threading.Thread(target=run.cli_yank), threading.Thread(target=run.api_yank)]
+    threads += [threading.Thread(target=run.cli_yank), threading.Thread(target=run.api_yank),
+                threading.Thread(target=run.quitter)]
     if not args.no_cargo:
         threads.append(threading.Thread(target=run.cargo))
     reader = threading.Thread(target=run.read_loop)
@@ -238,6 +263,8 @@ def main():
     print("\n== concurrent writers: %d writers + 1 reader, %.0f s ==" % (len(threads), elapsed))
     print("writes by kind: " + ", ".join("%s %d" % kv for kv in sorted(run.writes.items())))
     print("acknowledged crates: %d, refused/failed writes: %d" % (len(run.acked), sum(run.failed_writes.values())))
+    print("unacknowledged publishes: %d (%d wholly in, none half-present unless listed below)"
+          % (len(run.unacked), getattr(run, "unacked_present", 0)))
     for why, n in run.errors.most_common(8):
         print("  %4d x %s" % (n, why))
     print("reader: " + ", ".join("%s %d" % kv for kv in sorted(run.reader.items())))
