@@ -3,7 +3,7 @@
 # tests/testsuite/hardening_chaos.rs). Runs, each bounded in time and count:
 #   1. scripts/chaos/kill.py        kill -9 injections mid-operation (add, publish, yank, remove,
 #                                   sync-mirror, the git step); verify and the next write after each
-#   2. scripts/chaos/concurrent.py  9 concurrent writers (CLI, two receivers, real cargo) + a reader
+#   2. scripts/chaos/concurrent.py  10 concurrent writers (CLI, two receivers, real cargo) + a reader
 #   3. scripts/chaos/hostile.py     100+ hostile inputs (tarballs, publish bodies, URLs, headers,
 #                                   tokens, settings) with the public/ tree hashed around each
 # Exits non-zero if any of them reports a failure; each prints its own summary.
