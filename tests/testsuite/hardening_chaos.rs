@@ -59,7 +59,8 @@ pub fn send(
     (status, body.unwrap_or_default())
 }
 
-/// `ktra serve` on a free port with `KTRA_CRASH_AT=point`; killed by the caller.
+/// `ktra serve` on a free port with `KTRA_CRASH_AT=point` (none when empty); killed by the
+/// caller.
 fn serve_crashing(root: &std::path::Path, point: &str) -> (Child, u16) {
     let mut child = Command::new(ktra_bin())
         .arg("-r")
@@ -494,4 +495,308 @@ fn hostile_settings_are_refused_with_a_clear_error() {
     }
     std::fs::write(&settings, &text).unwrap();
     reg.ktra(&["verify"]).success();
+}
+
+// The holes the chaos runs found (issue 11), one fast case each. They fail until the fixes of
+// the other slices land: the git lock and verify under load (storage), dependency paths and
+// manifest limits (manifest), unauthenticated resource use and owner logins (server).
+
+/// Runs `ktra -r ROOT ARGS` under a 1 GiB address-space limit, killed after `limit`: the exit
+/// code (None when it had to be killed), stderr and how long it ran.
+fn ktra_bounded(reg: &Reg, args: &[&str], limit: Duration) -> (Option<i32>, String, Duration) {
+    let err_path = reg.files.join("bounded.stderr");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576; exec \"$0\" \"$@\"")
+        .arg(ktra_bin())
+        .arg("-r")
+        .arg(&reg.root)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    (code, stderr, start.elapsed())
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_git_branch_lock_left_by_a_kill_is_recovered_by_the_next_write_and_reported() {
+    let reg = Reg::new(true);
+    reg.ktra(&["add", &reg.krate("one", "1.0.0", "")]).success();
+    let two = reg.krate("two", "1.0.0", "");
+    let out = reg.ktra_crashing("git-objects", &["add", &two]);
+    assert!(
+        out.stderr.contains("crashing at `git-objects`"),
+        "{}",
+        out.describe()
+    );
+    // What a kill inside the git library's branch update leaves behind.
+    let lock = reg.root.join("public/index.git/refs/heads/main.lock");
+    std::fs::write(&lock, "").unwrap();
+    let verify = reg.ktra(&["verify"]);
+    assert!(
+        verify.stderr.contains("main.lock"),
+        "verify says nothing of the lock:\n{}",
+        verify.describe()
+    );
+    reg.ktra(&["add", &reg.krate("three", "1.0.0", "")])
+        .success();
+    assert!(!lock.exists(), "the stale lock is still there");
+    let clean = reg.ktra(&["verify"]).success();
+    assert!(!clean.stderr.contains("main.lock"), "{}", clean.describe());
+}
+
+#[test]
+fn verify_passes_while_writers_run() {
+    let reg = Reg::new(true);
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let files: Vec<String> = (0..20)
+                .map(|i| reg.krate(&format!("busy{w}-{i}"), "1.0.0", ""))
+                .collect();
+            let root = reg.root.clone();
+            std::thread::spawn(move || {
+                for f in files {
+                    let ok = Command::new(ktra_bin())
+                        .arg("-r")
+                        .arg(&root)
+                        .args(["add", &f])
+                        .stderr(Stdio::null())
+                        .status()
+                        .unwrap()
+                        .success();
+                    assert!(ok, "add {f}");
+                }
+            })
+        })
+        .collect();
+    let (mut runs, mut failed) = (0, Vec::new());
+    while writers.iter().any(|w| !w.is_finished()) {
+        let v = reg.ktra(&["verify"]);
+        if !v.status.success() {
+            failed.push(v.describe());
+        }
+        runs += 1;
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(runs >= 10, "only {runs} verify runs overlapped the writers");
+    assert!(
+        failed.is_empty(),
+        "{} of {runs} verify runs failed during writes:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn dependency_names_that_are_paths_are_refused_quickly() {
+    use ktra::package::testing::{Entry, manifest, tarball};
+    let reg = Reg::new(true);
+    let before = public_only(reg.snapshot());
+    let own = "sparse+http://127.0.0.1:9/r/index/";
+    let up = "../".repeat(reg.root.join("public").components().count() - 1);
+    let fifo = reg.files.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo_rel = format!("{up}{}", fifo.display().to_string().trim_start_matches('/'));
+    let cases = [
+        (
+            "crates.io dependency `../../evil`",
+            "[dependencies.x]\nversion = \"1\"\npackage = \"../../evil\"\n".to_owned(),
+        ),
+        (
+            "/dev/zero",
+            format!(
+                "[dependencies.z]\nversion = \"1\"\npackage = \"{up}dev/zero\"\nregistry-index = \"{own}\"\n"
+            ),
+        ),
+        (
+            "a named pipe",
+            format!(
+                "[dependencies.p]\nversion = \"1\"\npackage = \"{fifo_rel}\"\nregistry-index = \"{own}\"\n"
+            ),
+        ),
+    ];
+    for (i, (what, deps)) in cases.iter().enumerate() {
+        let name = format!("evil{i}");
+        let root = format!("{name}-1.0.0");
+        let bytes = tarball(&[
+            Entry::File(
+                &format!("{root}/Cargo.toml"),
+                manifest(&name, "1.0.0", deps).as_bytes(),
+            ),
+            Entry::File(&format!("{root}/src/lib.rs"), b"pub fn f() {}\n"),
+        ]);
+        let file = reg.file(&format!("{root}.crate"), &bytes);
+        let (code, stderr, took) = ktra_bounded(&reg, &["add", &file], Duration::from_secs(15));
+        assert!(
+            code == Some(1) && stderr.starts_with("error:"),
+            "{what}: exit {code:?} after {took:?}\n{stderr}"
+        );
+        assert!(took < Duration::from_secs(10), "{what}: took {took:?}");
+    }
+    assert!(
+        before == public_only(reg.snapshot()),
+        "refused adds changed public/"
+    );
+}
+
+#[test]
+fn manifests_over_the_limits_and_a_file_named_like_the_top_folder_are_refused() {
+    use ktra::package::testing::{Entry, manifest, tarball};
+    let reg = Reg::new(true);
+    let before = public_only(reg.snapshot());
+    let features: String = (0..300_000).map(|i| format!("f{i} = []\n")).collect();
+    let big = format!(
+        "# {}\n[dependencies]\nhidden = \"1\"\n",
+        "x".repeat(9 << 20)
+    );
+    for (i, (what, extra, top_file)) in [
+        ("300,000 features", format!("[features]\n{features}"), false),
+        ("a Cargo.toml over 8 MiB", big, false),
+        (
+            "a regular file named like the top folder",
+            String::new(),
+            true,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("big{i}");
+        let root = format!("{name}-1.0.0");
+        let toml = manifest(&name, "1.0.0", &extra);
+        let (toml_path, lib) = (format!("{root}/Cargo.toml"), format!("{root}/src/lib.rs"));
+        let mut entries = vec![
+            Entry::File(&toml_path, toml.as_bytes()),
+            Entry::File(&lib, b"pub fn f() {}\n"),
+        ];
+        if top_file {
+            entries.insert(0, Entry::File(&root, b"not a folder"));
+        }
+        let file = reg.file(&format!("{root}.crate"), &tarball(&entries));
+        let out = reg.ktra(&["add", &file]);
+        assert!(out.status.code() == Some(1), "{what}: {}", out.describe());
+    }
+    assert!(
+        before == public_only(reg.snapshot()),
+        "refused adds changed public/"
+    );
+}
+
+#[test]
+fn an_unauthenticated_owners_body_is_refused_without_buffering_it() {
+    let reg = Reg::new(true);
+    reg.ktra(&["add", &reg.krate("owned", "1.0.0", "")])
+        .success();
+    let (mut child, port) = serve_crashing(&reg.root, "");
+    let pid = child.id();
+    let base = peak_rss_kib(pid);
+    let body = [b"{\"users\":[\"".as_slice(), &vec![b'a'; 64 << 20], b"\"]}"].concat();
+    let (status, text) = send(
+        port,
+        "PUT",
+        "/api/v1/crates/owned/owners",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
+    let grown = peak_rss_kib(pid).saturating_sub(base) / 1024;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(status, 401 | 413), "{status} {text}");
+    assert!(
+        grown < 32,
+        "the server's peak memory grew by {grown} MiB for a request without a token"
+    );
+}
+
+#[test]
+fn owner_logins_that_are_paths_are_refused() {
+    let reg = Reg::new(true);
+    reg.ktra(&["user", "add", "alice"]).success();
+    let alice = reg
+        .ktra(&["token", "create", "alice", "--scope", "change-owners"])
+        .success()
+        .stdout
+        .trim()
+        .to_owned();
+    reg.ktra(&["add", &reg.krate("owned", "1.0.0", "")])
+        .success();
+    reg.ktra(&["owner", "add", "owned", "alice"]).success();
+    // `../users/bob` resolves to bob's record when taken as a path.
+    reg.ktra(&["user", "add", "bob"]).success();
+    let server = Serve::start(&reg.root);
+    let (status, text) = send(
+        server.port,
+        "PUT",
+        "/api/v1/crates/owned/owners",
+        &[
+            ("Authorization", &alice),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"users":["../users/bob"]}"#,
+    );
+    assert!((400..500).contains(&status), "{status} {text}");
+    let listed = reg.ktra(&["owner", "list", "owned"]).success().stdout;
+    assert!(!listed.contains(".."), "{listed}");
+}
+
+#[test]
+fn failed_reads_of_a_private_registry_do_not_add_an_audit_line_each() {
+    let reg = Reg::new(true);
+    let settings = reg.root.join("ktra.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace("auth-required = false", "auth-required = true"),
+    )
+    .unwrap();
+    let server = Serve::start(&reg.root);
+    let audit = reg.root.join("state/audit.jsonl");
+    let lines = || std::fs::read_to_string(&audit).map_or(0, |t| t.lines().count());
+    let before = lines();
+    for i in 0..200 {
+        let tok = format!("bad{i}");
+        let (status, _) = send(
+            server.port,
+            "GET",
+            "/index/config.json",
+            &[("Authorization", &tok)],
+            &[],
+        );
+        assert_eq!(status, 403);
+    }
+    let added = lines() - before;
+    assert!(added < 20, "200 refused reads added {added} audit lines");
 }
