@@ -1,7 +1,6 @@
 """The hostile inputs of hostile.py, as data: tarballs for `ktra add`, publish bodies, URLs,
 headers, tokens and settings. Each case names the outcome a hardened ktra must give."""
 
-import gzip
 import io
 import json
 import tarfile
