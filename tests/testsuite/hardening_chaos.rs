@@ -732,9 +732,15 @@ fn an_unauthenticated_owners_body_is_refused_without_buffering_it() {
         &body,
     );
     let grown = peak_rss_kib(pid).saturating_sub(base) / 1024;
+    // A server that answers before the body is read may reset the connection, and the client
+    // then never sees the answer: that is a refusal too, as long as the server still serves.
+    let still_up = send(port, "GET", "/index/config.json", &[], &[]).0 == 200;
     let _ = child.kill();
     let _ = child.wait();
-    assert!(matches!(status, 401 | 413), "{status} {text}");
+    assert!(
+        matches!(status, 401 | 413) || (status == 0 && still_up),
+        "{status} {text}"
+    );
     assert!(
         grown < 32,
         "the server's peak memory grew by {grown} MiB for a request without a token"
