@@ -6,6 +6,7 @@
 mod api;
 mod cli;
 mod e2e_cargo;
+mod hardening_chaos;
 mod hardening_input;
 mod hardening_mirror;
 mod hardening_serve;
