@@ -325,7 +325,7 @@ fn cli_writers_and_two_receivers_at_once_lose_nothing_acknowledged() {
     let mut checked = 0;
     while writers.iter().any(|w| !w.is_finished()) {
         for name in ["cli0-0", "api0-0", "api1-1"] {
-            let path = format!("/index/{}", ktra::index::path::index_path(name));
+            let path = format!("/index/{}", ktra::index::path::index_path(name).unwrap());
             let (status, text) = send(ports[checked % 2], "GET", &path, &[], &[]);
             if status != 200 {
                 continue;
@@ -348,7 +348,10 @@ fn cli_writers_and_two_receivers_at_once_lose_nothing_acknowledged() {
     for w in writers {
         for (name, ok) in w.join().unwrap() {
             assert!(ok, "{name} was not acknowledged");
-            let path = format!("public/index/{}", ktra::index::path::index_path(&name));
+            let path = format!(
+                "public/index/{}",
+                ktra::index::path::index_path(&name).unwrap()
+            );
             let text = std::fs::read_to_string(reg.root.join(&path)).unwrap_or_default();
             assert!(
                 text.contains("\"vers\":\"1.0.0\""),
