@@ -239,6 +239,9 @@ fn walk_tar<R: Read>(src: &mut R, max_manifest: u64) -> Result<Walked, ArchiveEr
         readme_named = readme_path(&doc);
         *slot = Some((text, doc));
     }
+    // The gzip stream must end as gzip streams do: its trailer checks the length and CRC of
+    // everything inflated, so a file cut short after the tar's last entry is refused too.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(not_tar)?;
     let root = root.ok_or(ArchiveError::Empty)?;
     match manifest.or(legacy_manifest) {
         Some(manifest) => Ok(Walked {
@@ -413,6 +416,21 @@ mod tests {
         assert!(got.manifest.contains("name = \"foo\""));
         assert_eq!(got.size, bytes.len() as u64);
         assert_eq!(got.cksum, format!("{:x}", Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn refuses_a_gzip_stream_cut_short() {
+        let bytes = simple("foo", "1.0.0", "");
+        // Without its 8-byte trailer (CRC and length), or with a wrong CRC.
+        assert!(matches!(
+            check(&bytes[..bytes.len() - 8]),
+            Err(ArchiveError::NotTarGz(_))
+        ));
+        let mut bad_crc = bytes.clone();
+        let at = bad_crc.len() - 8;
+        bad_crc[at] ^= 0xff;
+        assert!(matches!(check(&bad_crc), Err(ArchiveError::NotTarGz(_))));
+        assert!(check(&bytes).is_ok());
     }
 
     #[test]
