@@ -72,6 +72,9 @@ pub fn verify(args: VerifyArgs, ctx: &Context) -> Result<()> {
             "an interrupted `{op}` change is pending; the next command that writes to the registry completes it"
         ));
     }
+    for debris in &report.pending {
+        ctx.printer.warn(debris);
+    }
     for gap in report.mirror.iter().flat_map(|m| &m.gaps) {
         ctx.printer
             .warn(format!("mirror not self-contained: {gap}"));

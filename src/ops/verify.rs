@@ -21,6 +21,9 @@ pub struct Report {
     pub mirror: Option<crate::mirror::verify::MirrorReport>,
     /// Set when an interrupted change is pending completion.
     pub interrupted: Option<String>,
+    /// Debris of a killed process that the next change removes by itself (stale git lock
+    /// files): reported, but not damage.
+    pub pending: Vec<String>,
 }
 
 /// Reads without the lock, so writers are not held up on a large registry. What a writer in
@@ -32,6 +35,7 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     if let Ok(first) = verify_once(reg)
         && first.problems.is_empty()
         && first.interrupted.is_none()
+        && first.pending.is_empty()
     {
         return Ok(first);
     }
@@ -149,6 +153,16 @@ fn verify_once(reg: &Registry) -> Result<Report> {
         check_git(reg, &blobs, &pending_index, problems)?;
     }
     report.mirror = crate::mirror::verify::verify(reg, problems)?;
+    if reg.config.git.enabled {
+        for path in git::stale_locks(&reg.git_dir()) {
+            let rel = path.strip_prefix(reg.store.public_dir()).unwrap_or(&path);
+            report.pending.push(format!(
+                "`public/{}` is a stale git lock file left by a killed process: the git index is \
+                 not updated until the next change (or `ktra rebuild`) removes it",
+                rel.display()
+            ));
+        }
+    }
     Ok(report)
 }
 
@@ -276,14 +290,6 @@ fn check_git(
             return Ok(());
         }
     };
-    for path in git::stale_locks(&reg.git_dir()) {
-        let rel = path.strip_prefix(reg.store.public_dir()).unwrap_or(&path);
-        problems.push(format!(
-            "`public/{}` is a stale git lock file left by a killed process: git index updates \
-             fail until it is removed (the next change or `ktra rebuild` removes it)",
-            rel.display()
-        ));
-    }
     let mut tree = git.files()?;
     for (key, blob) in sparse {
         let rel = key.strip_prefix("index/").unwrap_or(key);

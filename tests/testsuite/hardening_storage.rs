@@ -191,10 +191,11 @@ fn a_stale_git_lock_is_reported_by_verify_and_removed_by_the_next_change() {
     fs::write(reg.path("public/index.git/refs/heads/main.lock"), &head).unwrap();
     fs::write(reg.path("public/index.git/packed-refs.lock"), "").unwrap();
 
-    let out = reg.ktra(&["verify"]).failure();
+    // Reported as a warning: the next change removes it by itself, so the registry passes.
+    let out = reg.ktra(&["verify"]).success();
     assert!(
         out.stderr
-            .contains("`public/index.git/refs/heads/main.lock` is a stale git lock file")
+            .contains("warning: `public/index.git/refs/heads/main.lock` is a stale git lock file")
             && out.stderr.contains("packed-refs.lock"),
         "{}",
         out.describe()
