@@ -95,7 +95,7 @@ TAR_CASES = [
         [_toml(n, r), _toml(n, r, '[dependencies]\nx = "1"\n'), _lib(r)])),
     ("regular file named like the top folder", lambda n, r, ctx: c.tarball(
         [("file", r, b"not a folder"), _toml(n, r), _lib(r)])),
-    ("Cargo.toml over 8 MiB", _manifest("# " + "x" * (9 << 20) + "\n" + '[dependencies]\nhidden = "1"\n')),
+    ("Cargo.toml over 9 MiB", _manifest("# " + "x" * (9 << 20) + "\n" + '[dependencies]\nhidden = "1"\n')),
     ("300,000 features", _manifest("[features]\n" + "".join("f%d = []\n" % i for i in range(300000)))),
     ("dependency named ../../evil", _manifest('[dependencies."../../evil"]\nversion = "1"\n')),
     ("package = ../../../dev/zero", _dep_path("zero")),

@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 /// Cargo refuses to unpack more than this (it uses max(512 MiB, 20x the file)).
 pub const MAX_UNPACKED: u64 = 512 * 1024 * 1024;
 /// A normalized manifest larger than this is refused unless the caller allows more.
-pub const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
+pub const MAX_MANIFEST: u64 = 1024 * 1024;
 /// At most this many distinct paths (files and the folders they imply) are tracked to find
 /// a file where a folder is; an archive with more is refused (no real crate comes close).
 pub const MAX_PATHS: usize = 1 << 20;

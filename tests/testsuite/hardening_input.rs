@@ -165,8 +165,8 @@ fn with_manifest(reg: &Reg, name: &str, text: &str) -> String {
 #[test]
 fn a_manifest_over_the_limit_is_refused_not_cut_short() {
     let reg = Reg::new(false);
-    // Cut at 8 MiB, the text would end just before its dependency table and still parse.
-    let limit = 8 * 1024 * 1024;
+    // Cut at 1 MiB, the text would end just before its dependency table and still parse.
+    let limit = 1024 * 1024;
     let head = manifest("big", "1.0.0", "");
     let mut text = format!("{head}#");
     text.push_str(&"x".repeat(limit - text.len() - 1));
@@ -175,7 +175,7 @@ fn a_manifest_over_the_limit_is_refused_not_cut_short() {
     text.push_str("[dependencies]\nitoa = \"1\"\n");
     let file = with_manifest(&reg, "big", &text);
     let want = format!(
-        "its `Cargo.toml` is {} bytes, over the limit of 8388608 bytes (setting `limits.max-manifest-size`)",
+        "its `Cargo.toml` is {} bytes, over the limit of 1048576 bytes (setting `limits.max-manifest-size`)",
         text.len()
     );
     refused(&reg, &file, &want);
@@ -189,14 +189,18 @@ fn three_hundred_thousand_features_are_refused_until_the_limit_is_raised() {
         text.push_str(&format!("f{i} = []\n"));
     }
     let file = with_manifest(&reg, "many", &text);
+    // Its 3.8 MB manifest is over the default manifest limit: raised, the feature limit is next.
+    refused(&reg, &file, "(setting `limits.max-manifest-size`)");
+    let settings = reg.root.join("ktra.toml");
+    let mut toml = fs::read_to_string(&settings).unwrap();
+    toml.push_str("\n[limits]\nmax-manifest-size = 8388608\n");
+    fs::write(&settings, &toml).unwrap();
     refused(
         &reg,
         &file,
         "the number of features is 300000, over the limit of 300 (setting `limits.max-features` in ktra.toml)",
     );
-    let settings = reg.root.join("ktra.toml");
-    let mut toml = fs::read_to_string(&settings).unwrap();
-    toml.push_str("\n[limits]\nmax-features = 300000\n");
+    toml.push_str("max-features = 300000\n");
     fs::write(&settings, &toml).unwrap();
     refused(
         &reg,
