@@ -105,6 +105,9 @@ impl Config {
         if let Some(api) = &config.api {
             check_url(api).context("in `api`")?;
         }
+        if let Some(remote) = &config.git.remote {
+            check_git_remote(remote).context("in `git.remote`")?;
+        }
         Ok(config)
     }
 
@@ -119,6 +122,18 @@ impl Config {
         let body = toml::to_string(self).expect("settings always serialize");
         format!("# ktra registry settings: see `ktra --help`.\n{body}")
     }
+}
+
+/// A git remote is a URL or a path given to `git push`: one that starts with `-` would be read
+/// as an option (`--receive-pack=...` runs a command), and control characters have no place.
+fn check_git_remote(remote: &str) -> Result<()> {
+    if remote.is_empty() || remote.starts_with('-') {
+        bail!("`{remote}` is not a git remote (it must not be empty or start with `-`)");
+    }
+    if remote.chars().any(char::is_control) {
+        bail!("the git remote contains a control character");
+    }
+    Ok(())
 }
 
 /// A base URL: http(s) or file, no trailing slash, no query.
@@ -154,5 +169,19 @@ mod tests {
         assert!(Config::parse(&GOOD.replace("version = 1", "version = 2")).is_err());
         assert!(Config::parse(&GOOD.replace("https://c.example", "https://c.example/")).is_err());
         assert!(Config::parse(&GOOD.replace("https://c.example", "c.example")).is_err());
+    }
+
+    #[test]
+    fn a_git_remote_is_never_an_option() {
+        let with = |remote: &str| {
+            Config::parse(&format!(
+                "{GOOD}[git]\nenabled = true\nremote = {remote:?}\n"
+            ))
+        };
+        assert!(with("https://git.example/index.git").is_ok());
+        assert!(with("/srv/remote.git").is_ok());
+        for bad in ["--receive-pack=touch /tmp/x", "-v", "", "a\nb"] {
+            assert!(with(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -28,7 +28,7 @@ impl Default for ServeSettings {
     fn default() -> Self {
         Self {
             max_connections: NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
-            header_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(300),
             refusal_log_interval: Duration::from_secs(60),
         }
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn defaults_are_sane_and_settings_round_trip() {
         let c = Config::parse(BASE).unwrap();
-        assert_eq!(c.serve.header_timeout, Duration::from_secs(30));
+        assert_eq!(c.serve.header_timeout, Duration::from_secs(10));
         assert!(c.serve.max_connections.get() > 1);
         let text = format!(
             "{BASE}[serve]\nmax-connections = 8\nheader-timeout = \"2s\"\nbody-timeout = \"1m\"\n"

@@ -235,7 +235,8 @@ impl GitIndex {
         let out = Command::new("git")
             .arg("-C")
             .arg(self.repo.path())
-            .args(["push", "--quiet", remote, "main:main"])
+            // Whatever `remote` says, it is the repository, never an option.
+            .args(["push", "--quiet", "--end-of-options", remote, "main:main"])
             .output()
             .context("failed to run `git push` (is git installed?)")?;
         if !out.status.success() {
