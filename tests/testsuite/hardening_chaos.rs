@@ -482,6 +482,13 @@ fn hostile_settings_are_refused_with_a_clear_error() {
             text.replace("url = \"http://127.0.0.1:9/r\"", "url = \"not a url\""),
         ),
         ("deep nesting", format!("{text}{nested}")),
+        (
+            "a git remote that is an option of git push",
+            text.replace(
+                "[git]\nenabled = true\n",
+                "[git]\nenabled = true\nremote = \"--receive-pack=touch /tmp/ktra-pwned\"\n",
+            ),
+        ),
         ("binary", "\0\u{1}\u{2}".to_owned()),
     ] {
         std::fs::write(&settings, &variant).unwrap();
