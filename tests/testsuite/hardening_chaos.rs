@@ -10,9 +10,9 @@ use crate::support::upstream::Upstream;
 use ktra::package::testing::simple;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn publish_body(name: &str, vers: &str, krate: &[u8]) -> Vec<u8> {
@@ -59,32 +59,9 @@ pub fn send(
     (status, body.unwrap_or_default())
 }
 
-/// `ktra serve` on a free port with `KTRA_CRASH_AT=point` (none when empty); killed by the
-/// caller.
-fn serve_crashing(root: &std::path::Path, point: &str) -> (Child, u16) {
-    let mut child = Command::new(ktra_bin())
-        .arg("-r")
-        .arg(root)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env(ktra::storage::crash::ENV, point)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ktra serve");
-    let mut err = BufReader::new(child.stderr.take().expect("piped"));
-    let mut line = String::new();
-    err.read_line(&mut line).expect("read ktra serve output");
-    let port = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut err, &mut std::io::sink());
-    });
-    (child, port)
+/// `ktra serve` on a free port with `KTRA_CRASH_AT=point` (none when empty).
+fn serve_crashing(root: &std::path::Path, point: &str) -> crate::serve::Serve {
+    crate::serve::Serve::start_with_env(root, &[(ktra::storage::crash::ENV, point)])
 }
 
 fn public_only(snapshot: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
@@ -119,15 +96,15 @@ fn a_publish_killed_at_each_step_leaves_a_registry_that_verifies_and_takes_the_n
     for (i, point) in points.iter().enumerate() {
         let name = format!("pub{i}");
         let body = publish_body(&name, "1.0.0", &simple(&name, "1.0.0", ""));
-        let (mut victim, port) = serve_crashing(&reg.root, point);
+        let mut victim = serve_crashing(&reg.root, point);
         let (status, text) = send(
-            port,
+            victim.port,
             "PUT",
             "/api/v1/crates/new",
             &[("Authorization", &alice)],
             &body,
         );
-        let died = victim.wait().expect("wait for the receiver");
+        let died = victim.child.wait().expect("wait for the receiver");
         assert!(
             !died.success() && status == 0,
             "{point}: no crash ({status} {text})"
@@ -730,8 +707,8 @@ fn an_unauthenticated_owners_body_is_refused_without_buffering_it() {
     let reg = Reg::new(true);
     reg.ktra(&["add", &reg.krate("owned", "1.0.0", "")])
         .success();
-    let (mut child, port) = serve_crashing(&reg.root, "");
-    let pid = child.id();
+    let server = crate::serve::Serve::start(&reg.root);
+    let (port, pid) = (server.port, server.child.id());
     let base = peak_rss_kib(pid);
     let body = [b"{\"users\":[\"".as_slice(), &vec![b'a'; 64 << 20], b"\"]}"].concat();
     let (status, text) = send(
@@ -745,8 +722,7 @@ fn an_unauthenticated_owners_body_is_refused_without_buffering_it() {
     // A server that answers before the body is read may reset the connection, and the client
     // then never sees the answer: that is a refusal too, as long as the server still serves.
     let still_up = send(port, "GET", "/index/config.json", &[], &[]).0 == 200;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert!(
         matches!(status, 401 | 413) || (status == 0 && still_up),
         "{status} {text}"

@@ -5,71 +5,14 @@
 
 use crate::cli::Reg;
 use crate::serve::{Reply, request, request_with_body};
-use crate::support::ktra_bin;
 use ktra::package::testing::{Entry, manifest, simple, tarball};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// `ktra serve` with its stderr kept in a file, to see what the server logs.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(root: &Path) -> Server {
-        let log = root.join("..").join("serve-stderr.log");
-        let mut child = Command::new(ktra_bin())
-            .arg("-r")
-            .arg(root)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ktra serve");
-        let mut err = BufReader::new(child.stderr.take().expect("piped"));
-        let mut line = String::new();
-        err.read_line(&mut line).expect("read ktra serve output");
-        let port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        let mut file = std::fs::File::create(&log).unwrap();
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut err, &mut file);
-        });
-        Server { child, port, log }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Peak resident memory of the server so far, in KiB.
-    fn peak_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc/PID/status")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::serve::Serve as Server;
 
 fn publish_body(name: &str, vers: &str, krate: &[u8]) -> Vec<u8> {
     let json = format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"features":{{}}}}"#);

@@ -7,18 +7,26 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
-/// A running `ktra serve` on a free loopback port; killed on drop.
+/// A running `ktra serve` on a free loopback port, its stderr kept in a file beside the
+/// registry; killed on drop.
 pub struct Serve {
-    child: Child,
+    pub child: Child,
     pub port: u16,
+    log: std::path::PathBuf,
 }
 
 impl Serve {
     pub fn start(root: &std::path::Path) -> Serve {
+        Self::start_with_env(root, &[])
+    }
+
+    /// [`Serve::start`] with these environment variables set for the server.
+    pub fn start_with_env(root: &std::path::Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(ktra_bin())
             .arg("-r")
             .arg(root)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -33,15 +41,34 @@ impl Serve {
             .next()
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let log = root
+            .join("..")
+            .join(format!("serve-stderr-{}.log", child.id()));
+        let mut file = std::fs::File::create(&log).expect("create the server's log");
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || {
-            let _ = std::io::copy(&mut err, &mut std::io::sink());
+            let _ = std::io::copy(&mut err, &mut file);
         });
-        Serve { child, port }
+        Serve { child, port, log }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Peak resident memory of the server so far, in KiB.
+    pub fn peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status")
     }
 }
 
