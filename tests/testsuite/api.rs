@@ -6,7 +6,8 @@ use crate::serve::{Reply, Serve, request, request_with_body};
 use ktra::package::testing::simple;
 use sha2::{Digest, Sha256};
 
-fn publish_body(name: &str, vers: &str, krate: &[u8]) -> Vec<u8> {
+/// cargo's publish request body for a crate with no dependencies and no features.
+pub fn publish_body(name: &str, vers: &str, krate: &[u8]) -> Vec<u8> {
     let json = format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"features":{{}}}}"#);
     let mut b = (json.len() as u32).to_le_bytes().to_vec();
     b.extend_from_slice(json.as_bytes());

@@ -15,14 +15,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn publish_body(name: &str, vers: &str, krate: &[u8]) -> Vec<u8> {
-    let json = format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"features":{{}}}}"#);
-    let mut b = (json.len() as u32).to_le_bytes().to_vec();
-    b.extend_from_slice(json.as_bytes());
-    b.extend_from_slice(&(krate.len() as u32).to_le_bytes());
-    b.extend_from_slice(krate);
-    b
-}
+use crate::api::publish_body;
 
 /// One request; status 0 when the server closed or died without answering. Returns the status
 /// and the body as text.

@@ -14,14 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::serve::Serve as Server;
 
-fn publish_body(name: &str, vers: &str, krate: &[u8]) -> Vec<u8> {
-    let json = format!(r#"{{"name":"{name}","vers":"{vers}","deps":[],"features":{{}}}}"#);
-    let mut b = (json.len() as u32).to_le_bytes().to_vec();
-    b.extend_from_slice(json.as_bytes());
-    b.extend_from_slice(&(krate.len() as u32).to_le_bytes());
-    b.extend_from_slice(krate);
-    b
-}
+use crate::api::publish_body;
 
 fn detail(reply: &Reply) -> String {
     let v: serde_json::Value = serde_json::from_slice(&reply.body)
