@@ -54,10 +54,13 @@ pub fn add_crates(
 ) -> Result<Vec<AddedCrate>> {
     let identity = reg.identity(&opts.same_registry_urls);
     let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // A batch inspects crates in memory within a fixed budget; one crate (a publish) streams.
+    let pool = crate::package::whole::Pool::default();
     let iopts = InspectOptions {
         identity: &identity,
         max_size: opts.max_size,
         pubtime: &pubtime,
+        pool: (inputs.len() > 1).then_some(&pool),
     };
     let bar = printer.progress(inputs.len() as u64, "Inspecting");
     let results: Vec<Result<Prepared>> = inputs
@@ -69,6 +72,7 @@ pub fn add_crates(
         })
         .collect();
     bar.finish_and_clear();
+    drop(pool);
     let prepared = all_or_nothing(results)?;
 
     let writer = Writer::begin(reg, printer)?;

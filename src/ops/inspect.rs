@@ -55,6 +55,8 @@ pub struct InspectOptions<'a> {
     pub max_size: Option<u64>,
     /// Publication time of every version this call adds.
     pub pubtime: &'a str,
+    /// Buffers to inspect crates in memory (a batch); `None` streams each (flat memory).
+    pub pool: Option<&'a crate::package::whole::Pool>,
 }
 
 pub fn prepare(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) -> Result<Prepared> {
@@ -70,15 +72,18 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
             CrateSource::File(path) => {
                 let file = std::fs::File::open(path)
                     .with_context(|| format!("failed to open `{}`", path.display()))?;
+                let size = file.metadata().map_or(u64::MAX, |m| m.len());
                 let reader = std::io::BufReader::with_capacity(256 * 1024, file);
                 let stem = path
                     .file_name()
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.strip_suffix(".crate"))
                     .map(str::to_owned);
-                (run(reader, sink, opts.max_size)?, stem)
+                (run(reader, sink, opts, size)?, stem)
             }
-            CrateSource::Bytes(bytes) => (run(bytes.as_slice(), sink, opts.max_size)?, None),
+            CrateSource::Bytes(bytes) => {
+                (run(bytes.as_slice(), sink, opts, bytes.len() as u64)?, None)
+            }
         }
     };
     let mut entry = manifest::to_entry_parsed(&inspection.doc, opts.identity)
@@ -142,9 +147,14 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
 fn run<R: Read, W: std::io::Write>(
     src: R,
     sink: W,
-    max: Option<u64>,
+    opts: &InspectOptions<'_>,
+    size: u64,
 ) -> Result<archive::Inspection> {
-    archive::inspect(src, sink, max).context("it is not a valid `.crate` file")
+    match opts.pool {
+        Some(pool) => crate::package::whole::inspect(pool, src, sink, opts.max_size, size),
+        None => archive::inspect(src, sink, opts.max_size),
+    }
+    .context("it is not a valid `.crate` file")
 }
 
 /// The index entry of a crate file already in place (no copy is made).
@@ -155,7 +165,8 @@ pub fn entry_of_file(
     let file = std::fs::File::open(path)
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let inspection = run(reader, std::io::sink(), None)
+    let inspection = archive::inspect(reader, std::io::sink(), None)
+        .context("it is not a valid `.crate` file")
         .with_context(|| format!("failed to read `{}`", path.display()))?;
     let mut entry = manifest::to_entry_parsed(&inspection.doc, identity).with_context(|| {
         format!(

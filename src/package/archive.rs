@@ -116,7 +116,8 @@ fn readme_path(doc: &ParsedManifest) -> Option<String> {
     Some(path.trim_start_matches("./").to_owned())
 }
 
-type Walked = (String, (String, ParsedManifest), Vec<(String, Vec<u8>)>);
+/// What a walk over the entries found: the top folder, the manifest, README candidates.
+pub(super) type Walked = (String, (String, ParsedManifest), Vec<(String, Vec<u8>)>);
 
 fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
     let gz = flate2::read::GzDecoder::new(src);
@@ -124,7 +125,11 @@ fn walk_tar<R: Read>(src: &mut R) -> Result<Walked, ArchiveError> {
         inner: gz,
         left: MAX_UNPACKED,
     });
-    let entries = archive.entries().map_err(not_tar)?;
+    walk_entries(archive.entries().map_err(not_tar)?)
+}
+
+/// Checks every entry of a tar archive (streamed or in memory) and keeps what [`Walked`] holds.
+pub(super) fn walk_entries<R: Read>(entries: tar::Entries<'_, R>) -> Result<Walked, ArchiveError> {
     let mut root: Option<String> = None;
     let mut manifest: Option<(String, ParsedManifest)> = None;
     let mut legacy_manifest: Option<(String, ParsedManifest)> = None;

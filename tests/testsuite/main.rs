@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod e2e_cargo;
 mod hardening_mirror;
+mod hardening_perf;
 mod mirror;
 mod nginx;
 mod serve;
