@@ -154,3 +154,52 @@ fn a_bad_crate_in_a_batch_is_refused_with_the_message_it_gets_alone() {
         );
     }
 }
+
+/// A crate with a README of its own text.
+fn with_readme(name: &str, version: &str, text: &str) -> Vec<u8> {
+    let root = format!("{name}-{version}");
+    let m = manifest(name, version, "readme = \"README.md\"\n");
+    tarball(&[
+        Entry::File(&format!("{root}/Cargo.toml"), m.as_bytes()),
+        Entry::File(&format!("{root}/README.md"), text.as_bytes()),
+        Entry::File(&format!("{root}/src/lib.rs"), b"pub fn f() {}\n"),
+    ])
+}
+
+#[test]
+fn the_page_shows_the_readme_of_a_version_added_below_a_yanked_newest() {
+    // The site is rendered while the change lands (from before its journal), so before the
+    // new crate files are in place: the README the page shows comes from the change itself.
+    let reg = Reg::new(true);
+    for (version, text) in [("1.0.0", "first-readme"), ("2.0.0", "yanked-readme")] {
+        let file = reg.file(
+            &format!("paged-{version}.crate"),
+            &with_readme("paged", version, text),
+        );
+        reg.ktra(&["add", &file]).success();
+    }
+    reg.ktra(&["yank", "paged@2.0.0"]).success();
+    for round in 0..2 {
+        // In a batch with other crates, so that the crate files take a while to land.
+        let dir = reg.files.join(format!("round-{round}"));
+        fs::create_dir_all(&dir).unwrap();
+        for other in 0..10 {
+            let name = format!("filler{round}x{other}");
+            fs::write(
+                dir.join(format!("{name}-1.0.0.crate")),
+                rich(&name, "1.0.0", 64 * 1024),
+            )
+            .unwrap();
+        }
+        let version = format!("1.{}.0", round + 1);
+        let text = format!("shown-readme-{round}");
+        fs::write(
+            dir.join(format!("paged-{version}.crate")),
+            with_readme("paged", &version, &text),
+        )
+        .unwrap();
+        reg.ktra(&["add", dir.to_str().unwrap()]).success();
+        let page = fs::read_to_string(reg.root.join("public/c/paged.html")).unwrap();
+        assert!(page.contains(&text), "round {round}: {page}");
+    }
+}
