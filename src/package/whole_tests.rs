@@ -34,6 +34,19 @@ fn gzip(raw: &[u8]) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// A tar without its end-of-archive blocks (every entry whole).
+fn unterminated() -> Vec<u8> {
+    let full = simple("foo", "1.0.0", "");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&full[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    while raw.ends_with(&[0u8; 512]) {
+        raw.truncate(raw.len() - 512);
+    }
+    gzip(&raw)
+}
+
 /// A tar whose last entry claims more data than the archive holds.
 fn truncated() -> Vec<u8> {
     let m = manifest("foo", "1.0.0", "");
@@ -74,7 +87,25 @@ fn gives_the_streaming_readers_answer_for_every_kind_of_input() {
     header_crc[3] |= 0x02;
     let mut trailing = simple("foo", "1.0.0", "");
     trailing.extend_from_slice(b"trailing bytes after the gzip member");
+    let mut unterminated_bad_crc = unterminated();
+    let n = unterminated_bad_crc.len();
+    unterminated_bad_crc[n - 8] ^= 0xff;
+    let tar = tarball(&[Entry::File("foo-1.0.0/Cargo.toml", m.as_bytes())]);
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&tar[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let mut headers = flate2::GzBuilder::new()
+        .extra(vec![1, 2, 3])
+        .filename("foo-1.0.0.crate")
+        .comment("a comment")
+        .write(Vec::new(), flate2::Compression::default());
+    headers.write_all(&raw).unwrap();
+    let headers = headers.finish().unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("unterminated", unterminated()),
+        ("unterminated, bad crc", unterminated_bad_crc),
+        ("extra, name and comment", headers),
         ("good", good),
         ("simple", simple("foo", "1.0.0", "")),
         ("symlink", symlink),
