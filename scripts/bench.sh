@@ -14,6 +14,7 @@
 #   MAKE_CORPUS    the corpus builder (default /work/shared/scripts/make-corpus.sh)
 #   BENCH_RUNS     runs per measurement (default 5); BENCH_SINGLE_RUNS for single add (default 30)
 #   BENCH_REBUILD  set to 1 to rebuild the cached synthetic registry
+#   BENCH_ONLY     `bulk`: only the floor and the bulk add (no synthetic registry needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,4 +48,5 @@ fi
 args=(--ktra "$ktra" --corpus "$CORPUS" --bench-dir "$BENCH_DIR"
   --runs "${BENCH_RUNS:-5}" --single-runs "${BENCH_SINGLE_RUNS:-30}")
 [[ ${BENCH_REBUILD:-0} == 1 ]] && args+=(--rebuild)
+[[ -n ${BENCH_ONLY:-} ]] && args+=(--only "$BENCH_ONLY")
 PYTHONDONTWRITEBYTECODE=1 exec python3 scripts/bench/run.py "${args[@]}"

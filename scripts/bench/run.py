@@ -69,6 +69,20 @@ def timed(cmd, **kw):
     return time.perf_counter() - t0
 
 
+def timed_cpu(cmd, **kw):
+    """(wall seconds, CPU seconds user+sys of the process and its children) of one command."""
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    kw.setdefault("stderr", subprocess.PIPE)
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, **kw)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    err = p.stderr.read() if p.stderr else b""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise CommandFailed(cmd, subprocess.CompletedProcess(cmd, status, b"", err))
+    return wall, ru.ru_utime + ru.ru_stime
+
+
 def timed_rss(cmd):
     """(seconds, peak RSS in KiB) of one command run under /usr/bin/time -f %M."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as f:
@@ -115,52 +129,80 @@ class Bench:
 
     # 1 and 2 ------------------------------------------------------------------------------
     def floor_and_bulk_add(self):
-        """Floor, bulk add and (for context) bulk add without git, interleaved run by run so
-        all three see the same machine conditions."""
+        """Floor, bulk add and (for context) bulk add without git and without the site,
+        interleaved run by run so all of them see the same machine conditions. Each run
+        writes into new folders, deleted only after the last run: on an ext4 without a
+        journal, files created right after many were deleted are slow to create (the inode
+        allocator skips recently freed inodes), which would charge each run for the clean-up
+        of the one before."""
         log(
             f"floor (sha256sum + cp -r + sync) and bulk add (ktra add of the corpus folder into a "
             f"fresh registry), {self.runs} runs each, interleaved"
         )
-        dest = os.path.join(self.work, "floor-copy")
-        reg = os.path.join(self.work, "corpus-reg")
-        nogit = os.path.join(self.work, "corpus-reg-nogit")
-        floor, times, rss, nogit_times = [], [], [], []
-        for _ in range(self.runs):
+        floor, times, cpus, rss, nogit_times, nosite_times, nosite_cpus = [], [], [], [], [], [], []
+        made = []
+        for i in range(self.runs):
+            dest = os.path.join(self.work, f"floor-copy-{i}")
+            reg = os.path.join(self.work, f"corpus-reg-{i}")
+            nogit = os.path.join(self.work, f"corpus-reg-nogit-{i}")
+            nosite = os.path.join(self.work, f"corpus-reg-nosite-{i}")
+            made += [dest, reg, nogit, nosite]
             # 1. the floor
-            rmtree(dest)
             os.sync()
-            sha = timed(["sha256sum", *self.crate_files], stdout=subprocess.DEVNULL)
-            cp = timed(["cp", "-r", self.crate_dir, dest])
-            sy = timed(["sync"])
-            floor.append({"sha256sum": sha, "cp": cp, "sync": sy, "total": sha + cp + sy})
-            rmtree(dest)
+            sha, sha_cpu = timed_cpu(["sha256sum", *self.crate_files])
+            cp, cp_cpu = timed_cpu(["cp", "-r", self.crate_dir, dest])
+            sy, sy_cpu = timed_cpu(["sync"])
+            floor.append(
+                {"sha256sum": sha, "cp": cp, "sync": sy, "total": sha + cp + sy,
+                 "cpu": sha_cpu + cp_cpu + sy_cpu}
+            )
             # 2. bulk add
             self.init(reg)
             os.sync()
             t, kib = timed_rss(self.ktra_cmd(reg, "-q", "add", self.crate_dir))
             times.append(t)
             rss.append(kib)
-            # 2, context only: the same without a git index
+            # 2, CPU time: one more registry, timed without /usr/bin/time in between
+            self.init(reg + "-cpu")
+            made.append(reg + "-cpu")
+            os.sync()
+            cpus.append(timed_cpu(self.ktra_cmd(reg + "-cpu", "-q", "add", self.crate_dir))[1])
+            # 2, context only: the same without a git index, and without the site
             self.init(nogit, extra=["--no-git"])
             os.sync()
             nogit_times.append(timed(self.ktra_cmd(nogit, "-q", "add", self.crate_dir)))
-        rmtree(nogit)
-        self.corpus_reg = reg  # the last one is kept for verify and fidelity
+            self.init(nosite)
+            with open(os.path.join(nosite, "ktra.toml"), "a") as f:
+                f.write("\n[site]\nenabled = false\n")
+            os.sync()
+            t, c = timed_cpu(self.ktra_cmd(nosite, "-q", "add", self.crate_dir))
+            nosite_times.append(t)
+            nosite_cpus.append(c)
+        self.corpus_reg = made[1]  # kept for verify and fidelity
+        for path in made:
+            if path != self.corpus_reg:
+                rmtree(path)
         totals = [s["total"] for s in floor]
         self.results["floor"] = {
             "median_s": median(totals),
             "median_parts_s": {k: median([s[k] for s in floor]) for k in ("sha256sum", "cp", "sync")},
+            "median_cpu_s": median([s["cpu"] for s in floor]),
             "samples": floor,
         }
         self.results["bulk_add"] = {
             "median_s": median(times),
             "ratio_to_floor": median(times) / median(totals),
+            "median_cpu_s": median(cpus),
             "peak_rss_kib": max(rss),
             "samples_s": times,
+            "samples_cpu_s": cpus,
             "samples_rss_kib": rss,
             "rss_note": "bulk add runs are timed under /usr/bin/time -f %M",
             "no_git_median_s": median(nogit_times),
             "no_git_samples_s": nogit_times,
+            "no_site_median_s": median(nosite_times),
+            "no_site_median_cpu_s": median(nosite_cpus),
+            "no_site_samples_s": nosite_times,
         }
 
     # 3. ---------------------------------------------------------------------------------
@@ -508,7 +550,15 @@ def table(r, meta):
         f"| 2 | (context) the same into a `--no-git` registry | {secs(ba['no_git_median_s'])} "
         f"({ba['no_git_median_s'] / fl['median_s']:.2f}× floor) | | |"
     )
+    out.append(
+        f"| 2 | (context) the same with `[site] enabled = false` | {secs(ba['no_site_median_s'])} "
+        f"({ba['no_site_median_s'] / fl['median_s']:.2f}× floor) | | |"
+    )
     out.append(f"| 2 | Bulk add ÷ floor | {ba['ratio_to_floor']:.3f}× | ≤ 1.5× | {ok(ba['ratio_to_floor'] <= 1.5)} |")
+    out.append(
+        f"| 2 | CPU time (user + sys): floor / bulk add / site off | {ms(fl['median_cpu_s'])} / "
+        f"{ms(ba['median_cpu_s'])} / {ms(ba['no_site_median_cpu_s'])} | | |"
+    )
     out.append(
         f"| 2 | Bulk add peak RSS | {ba['peak_rss_kib'] / 1024:.1f} MiB | ≤ 64 MiB | {ok(ba['peak_rss_kib'] <= 64 * 1024)} |"
     )
@@ -568,11 +618,23 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--single-runs", type=int, default=30)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached 100k-version registry")
+    ap.add_argument("--only", choices=["bulk"], help="only the floor and the bulk add (1 and 2)")
     args = ap.parse_args()
 
     start = time.perf_counter()
     b = Bench(args)
     b.floor_and_bulk_add()
+    if args.only == "bulk":
+        rmtree(b.work)
+        fl, ba = b.results["floor"], b.results["bulk_add"]
+        print(f"floor {secs(fl['median_s'])} (CPU {ms(fl['median_cpu_s'])}); "
+              f"bulk add {secs(ba['median_s'])} = {ba['ratio_to_floor']:.2f}x floor "
+              f"(CPU {ms(ba['median_cpu_s'])}, peak RSS {ba['peak_rss_kib'] / 1024:.1f} MiB); "
+              f"--no-git {secs(ba['no_git_median_s'])}; site off {secs(ba['no_site_median_s'])} = "
+              f"{ba['no_site_median_s'] / fl['median_s']:.2f}x floor (CPU {ms(ba['no_site_median_cpu_s'])}); "
+              f"{args.runs} runs, wall samples floor {[round(x['total'], 3) for x in fl['samples']]}, "
+              f"add {[round(x, 3) for x in ba['samples_s']]}")
+        return
     b.single_add()
     b.verify()
     b.fidelity()

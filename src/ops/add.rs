@@ -55,11 +55,14 @@ pub fn add_crates(
 ) -> Result<Vec<AddedCrate>> {
     let identity = reg.identity(&opts.same_registry_urls);
     let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // A batch inspects crates in memory within a fixed budget; one crate (a publish) streams.
+    let pool = crate::package::whole::Pool::default();
     let iopts = InspectOptions {
         identity: &identity,
         limits: &reg.config.limits,
         max_size: opts.max_size,
         pubtime: &pubtime,
+        pool: (inputs.len() > 1).then_some(&pool),
     };
     let bar = printer.progress(inputs.len() as u64, "Inspecting");
     let results: Vec<Result<Prepared>> = inputs
@@ -71,6 +74,7 @@ pub fn add_crates(
         })
         .collect();
     bar.finish_and_clear();
+    drop(pool);
     // Inspection made the index folders of new crates ahead; a refused add takes them away.
     let folders: Vec<String> = results
         .iter()
@@ -207,15 +211,16 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             .collect::<Result<_, _>>()?,
         ..Journal::default()
     };
-    writer.journal(&journal)?;
 
     // The crate files, the crates' metadata and their new index files, staged: the index
     // lines are built before anything is written, and the site is rendered from them while
-    // the change lands.
+    // the change lands (from the journal on: its sync and the metadata's files overlap the
+    // rendering).
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
     let mut crates = reg.store.batch().named("crates");
     let mut index = reg.store.batch().named("index");
     let mut sources = Vec::with_capacity(plan.new.len());
+    let mut metas = Vec::new();
     let site = crate::ops::site::enabled(reg);
     for (crate_name, mut list) in plan.new {
         let key = keys::index(&crate_name)?;
@@ -225,15 +230,16 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             .then(|| list[0].index_temp.take())
             .flatten();
         // The site's metadata, kept only while the registry has a site.
-        let mut meta = match site {
+        let meta = match site {
             true => Some(crate::ops::site::meta_store::load(&reg.store, &crate_name)?),
             false => None,
         };
         let mut new_lines = Vec::with_capacity(list.len());
+        let mut added = Vec::with_capacity(list.len());
         for p in list {
             let entry = p.entry;
-            if let Some(meta) = &mut meta {
-                meta.record(&entry.vers, p.meta, p.readme);
+            if meta.is_some() {
+                added.push((entry.vers.clone(), p.meta, p.readme));
             }
             crates.put_file(
                 Area::Public,
@@ -252,12 +258,12 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
             Some(t) => index.put_file(Area::Public, &key, t),
             None => index.put(Area::Public, &key, &file.to_bytes())?,
         }
-        if let Some(meta) = meta {
-            crates.put(
-                Area::State,
-                &crate::ops::site::meta_store::key(&crate_name),
-                &meta.to_bytes(),
-            )?;
+        if let Some(mut meta) = meta {
+            meta.record_added(&file, added);
+            metas.push((
+                crate::ops::site::meta_store::key(&crate_name),
+                meta.to_bytes(),
+            ));
             sources.push(crate::ops::site::CrateSource {
                 name: crate_name.clone(),
                 file,
@@ -274,6 +280,10 @@ fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
         sources,
         writer.printer,
         || {
+            writer.journal(&journal)?;
+            for (key, bytes) in &metas {
+                crates.put(Area::State, key, bytes)?;
+            }
             // 1. Crate files, durable before any index line points at them.
             crates.commit().context("failed to write the crate files")?;
             // 2. Index files, dependencies first.

@@ -57,6 +57,8 @@ pub struct InspectOptions<'a> {
     pub max_size: Option<u64>,
     /// Publication time of every version this call adds.
     pub pubtime: &'a str,
+    /// Buffers to inspect crates in memory (a batch); `None` streams each (flat memory).
+    pub pool: Option<&'a crate::package::whole::Pool>,
 }
 
 pub fn prepare(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) -> Result<Prepared> {
@@ -72,18 +74,18 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
             CrateSource::File(path) => {
                 let file = std::fs::File::open(path)
                     .with_context(|| format!("failed to open `{}`", path.display()))?;
+                let size = file.metadata().map_or(u64::MAX, |m| m.len());
                 let reader = std::io::BufReader::with_capacity(256 * 1024, file);
                 let stem = path
                     .file_name()
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.strip_suffix(".crate"))
                     .map(str::to_owned);
-                (run(reader, sink, opts.max_size, opts.limits)?, stem)
+                (run(reader, sink, opts, size)?, stem)
             }
-            CrateSource::Bytes(bytes) => (
-                run(bytes.as_slice(), sink, opts.max_size, opts.limits)?,
-                None,
-            ),
+            CrateSource::Bytes(bytes) => {
+                (run(bytes.as_slice(), sink, opts, bytes.len() as u64)?, None)
+            }
         }
     };
     let mut entry = manifest::to_entry_parsed(&inspection.doc, opts.identity)
@@ -157,11 +159,17 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
 fn run<R: Read, W: std::io::Write>(
     src: R,
     sink: W,
-    max: Option<u64>,
-    limits: &crate::limits::Limits,
+    opts: &InspectOptions<'_>,
+    size: u64,
 ) -> Result<archive::Inspection> {
-    archive::inspect_limited(src, sink, max, limits.max_manifest_size)
-        .context("it is not a valid `.crate` file")
+    let max_manifest = opts.limits.max_manifest_size;
+    match opts.pool {
+        Some(pool) => {
+            crate::package::whole::inspect(pool, src, sink, opts.max_size, max_manifest, size)
+        }
+        None => archive::inspect_limited(src, sink, opts.max_size, max_manifest),
+    }
+    .context("it is not a valid `.crate` file")
 }
 
 /// The index entry of a crate file already in place (no copy is made).
@@ -172,11 +180,9 @@ pub fn entry_of_file(
     let file = std::fs::File::open(path)
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let limits = crate::limits::Limits {
-        max_manifest_size: u64::MAX,
-        ..Default::default()
-    };
-    let inspection = run(reader, std::io::sink(), None, &limits)
+    // A file already in the registry was admitted under the limits of its day.
+    let inspection = archive::inspect_limited(reader, std::io::sink(), None, u64::MAX)
+        .context("it is not a valid `.crate` file")
         .with_context(|| format!("failed to read `{}`", path.display()))?;
     let mut entry = manifest::to_entry_parsed(&inspection.doc, identity).with_context(|| {
         format!(

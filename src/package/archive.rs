@@ -148,11 +148,12 @@ fn readme_path(doc: &ParsedManifest) -> Option<String> {
     Some(path.trim_start_matches("./").to_owned())
 }
 
-struct Walked {
-    root: String,
-    manifest: (String, ParsedManifest),
-    readmes: Vec<(String, Vec<u8>)>,
-    readme_sizes: Vec<(String, u64)>,
+/// What a walk over the entries found: the top folder, the manifest, README candidates.
+pub(super) struct Walked {
+    pub root: String,
+    pub manifest: (String, ParsedManifest),
+    pub readmes: Vec<(String, Vec<u8>)>,
+    pub readme_sizes: Vec<(String, u64)>,
 }
 
 fn walk_tar<R: Read>(src: &mut R, max_manifest: u64) -> Result<Walked, ArchiveError> {
@@ -161,7 +162,18 @@ fn walk_tar<R: Read>(src: &mut R, max_manifest: u64) -> Result<Walked, ArchiveEr
         inner: gz,
         left: MAX_UNPACKED,
     });
-    let entries = archive.entries().map_err(not_tar)?;
+    let walked = walk_entries(archive.entries().map_err(not_tar)?, max_manifest)?;
+    // The gzip stream must end as gzip streams do: its trailer checks the length and CRC of
+    // everything inflated, so a file cut short after the tar's last entry is refused too.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(not_tar)?;
+    Ok(walked)
+}
+
+/// Checks every entry of a tar archive (streamed or in memory) and keeps what [`Walked`] holds.
+pub(super) fn walk_entries<R: Read>(
+    entries: tar::Entries<'_, R>,
+    max_manifest: u64,
+) -> Result<Walked, ArchiveError> {
     let mut root: Option<String> = None;
     let mut manifest: Option<(String, ParsedManifest)> = None;
     let mut legacy_manifest: Option<(String, ParsedManifest)> = None;
@@ -239,9 +251,6 @@ fn walk_tar<R: Read>(src: &mut R, max_manifest: u64) -> Result<Walked, ArchiveEr
         readme_named = readme_path(&doc);
         *slot = Some((text, doc));
     }
-    // The gzip stream must end as gzip streams do: its trailer checks the length and CRC of
-    // everything inflated, so a file cut short after the tar's last entry is refused too.
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(not_tar)?;
     let root = root.ok_or(ArchiveError::Empty)?;
     match manifest.or(legacy_manifest) {
         Some(manifest) => Ok(Walked {

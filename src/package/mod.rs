@@ -9,3 +9,6 @@ pub mod manifest;
 pub mod meta;
 #[doc(hidden)]
 pub mod testing;
+pub mod whole;
+#[cfg(test)]
+mod whole_tests;

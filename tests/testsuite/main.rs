@@ -9,6 +9,7 @@ mod e2e_cargo;
 mod hardening_chaos;
 mod hardening_input;
 mod hardening_mirror;
+mod hardening_perf;
 mod hardening_serve;
 mod hardening_storage;
 mod mirror;

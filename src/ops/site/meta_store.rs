@@ -2,6 +2,7 @@
 //! README of its newest version, in `state/meta/NAME.json` (one flat folder: no directory to
 //! create per crate). Not secret, but not served: the site pages are made from it.
 
+use crate::index::file::IndexFile;
 use crate::package::meta::{Readme, VersionMeta};
 use crate::storage::{Area, Store};
 use anyhow::{Context, Result};
@@ -64,6 +65,25 @@ impl CrateMeta {
         }
     }
 
+    /// Records the versions one change adds to a crate whose index file is now `file`. When
+    /// the version its page will show is one of them, the README slot takes that version's, so
+    /// that rendering the page needs no crate file (which may not be in place yet).
+    pub fn record_added(
+        &mut self,
+        file: &IndexFile,
+        added: Vec<(String, VersionMeta, Option<Readme>)>,
+    ) {
+        let featured = featured_version(file);
+        for (vers, meta, readme) in added {
+            if featured == Some(vers.as_str()) {
+                self.versions.insert(vers.clone(), meta);
+                self.set_readme(&vers, readme);
+            } else {
+                self.record(&vers, meta, readme);
+            }
+        }
+    }
+
     pub fn set_readme(&mut self, vers: &str, readme: Option<Readme>) {
         self.readme = Some(StoredReadme {
             version: vers.to_owned(),
@@ -94,6 +114,20 @@ impl CrateMeta {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("metadata always serializes")
     }
+}
+
+/// The version a crate's page shows: the newest not yanked, else the newest (as
+/// [`super::views::featured`] decides, from the lines' heads).
+pub fn featured_version(file: &IndexFile) -> Option<&str> {
+    let newest = |yanked_too: bool| {
+        file.lines
+            .iter()
+            .filter(|l| yanked_too || !l.head.yanked)
+            .max_by(|a, b| a.version.cmp(&b.version))
+    };
+    newest(false)
+        .or_else(|| newest(true))
+        .map(|l| l.head.vers.as_str())
 }
 
 /// Makes sure `meta` holds what the page needs for the version it shows, reading that
@@ -160,6 +194,36 @@ mod tests {
         assert!(m.readme.is_none() && m.versions.len() == 2);
         let back: CrateMeta = serde_json::from_slice(&m.to_bytes()).unwrap();
         assert_eq!(back.versions.len(), 2);
+    }
+
+    #[test]
+    fn an_add_keeps_the_readme_of_the_version_the_page_shows() {
+        let line = |vers: &str, yanked: bool| {
+            format!(r#"{{"name":"a","vers":"{vers}","cksum":"00","yanked":{yanked}}}"#)
+        };
+        // 2.0.0 is newest but yanked: the page shows 1.5.0, added now.
+        let text = [
+            line("1.0.0", false),
+            line("2.0.0", true),
+            line("1.5.0", false),
+        ]
+        .join("\n");
+        let file = IndexFile::parse(text.as_bytes()).unwrap();
+        assert_eq!(featured_version(&file), Some("1.5.0"));
+        let mut m = CrateMeta::default();
+        m.record("2.0.0", VersionMeta::default(), readme("yanked one"));
+        let added = vec![
+            ("1.5.0".to_owned(), VersionMeta::default(), readme("shown")),
+            ("1.0.0".to_owned(), VersionMeta::default(), readme("older")),
+        ];
+        m.record_added(&file, added);
+        assert!(!m.lacks("1.5.0"), "the page needs no crate file");
+        assert_eq!(m.readme_of("1.5.0").unwrap().unwrap().text, "shown");
+        // Every version yanked: the newest is shown.
+        let all = [line("1.0.0", true), line("2.0.0", true)].join("\n");
+        let all = IndexFile::parse(all.as_bytes()).unwrap();
+        assert_eq!(featured_version(&all), Some("2.0.0"));
+        assert_eq!(featured_version(&IndexFile::default()), None);
     }
 
     #[test]
