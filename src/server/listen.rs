@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,16 +37,13 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let loops = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let first = bind(addr, loops > 1).with_context(|| format!("failed to listen on {addr}"))?;
-    let local = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..loops {
-        listeners.push(bind(local, true).with_context(|| format!("failed to listen on {local}"))?);
-    }
+    let listeners = bind_all(addr, loops).with_context(|| format!("failed to listen on {addr}"))?;
+    let local = listeners[0].local_addr()?;
     bound(local);
     let permits = Arc::new(Semaphore::new(limits.max_connections.get()));
     let (stopping, stopped) = watch::channel(false);
     let mut threads = Vec::new();
+    let mut listeners = listeners;
     let mine = listeners.remove(0);
     for (i, listener) in listeners.into_iter().enumerate() {
         let (service, limits, permits, stopped) = (
@@ -86,10 +84,35 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("failed to start the server runtime")
 }
 
-fn bind(addr: SocketAddr, share: bool) -> std::io::Result<TcpListener> {
+/// `loops` listening sockets on `addr` (a free port when it has port 0). A port that is
+/// already in use is an error as it would be without `SO_REUSEPORT`: a plain socket is bound
+/// first to check (and to find the free port), then the shared ones.
+fn bind_all(addr: SocketAddr, loops: usize) -> std::io::Result<Vec<TcpListener>> {
+    let mut attempt = 0;
+    loop {
+        let probe = socket(addr)?;
+        probe.bind(&addr.into())?;
+        let local = probe.local_addr()?.as_socket().unwrap_or(addr);
+        drop(probe);
+        match (0..loops).map(|_| bind(local, loops > 1)).collect() {
+            // Port 0: the port found free was taken in between; look for another.
+            Err(e) if e.kind() == ErrorKind::AddrInUse && addr.port() == 0 && attempt < 5 => {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+fn socket(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
+    Ok(socket)
+}
+
+fn bind(addr: SocketAddr, share: bool) -> std::io::Result<TcpListener> {
+    let socket = socket(addr)?;
     if share {
         socket.set_reuse_port(true)?;
     }
