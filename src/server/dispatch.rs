@@ -7,6 +7,7 @@ use super::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, Response};
+use futures_util::future::{Either, Ready, ready};
 use hyper::body::Incoming;
 use hyper::service::Service;
 use hyper_util::service::TowerToHyperService;
@@ -43,13 +44,23 @@ impl Dispatch {
 impl Service<Request<Incoming>> for Dispatch {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>,
+    type Future = Either<
+        Ready<Result<Response<Body>, Infallible>>,
+        std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>,
+        >,
     >;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        // A file of the registry's own tree is answered here and now: no task state, no clone.
+        if self.state.pull.is_none() && is_file_request(req.method(), req.uri().path()) {
+            let (parts, _) = req.into_parts();
+            let response =
+                super::serve_local_file(&self.state, &parts.method, &parts.uri, &parts.headers);
+            return Either::Left(ready(Ok(response)));
+        }
         let this = self.clone();
-        Box::pin(async move { Ok(this.answer(req).await) })
+        Either::Right(Box::pin(async move { Ok(this.answer(req).await) }))
     }
 }
 

@@ -78,6 +78,9 @@ async fn file(
 
 /// A request for a file under `public/` (not the API), with the read check first.
 async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    if state.pull.is_none() {
+        return serve_local_file(state, method, uri, headers);
+    }
     if let Err(refusal) = auth::check_read(&state.registry(), headers) {
         return axum::response::IntoResponse::into_response(refusal);
     }
@@ -96,7 +99,15 @@ async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &Head
             mirror::Route::Static => {}
         }
     }
-    files::serve(&state.public_dir, &state.public, method, uri, headers).await
+    files::serve(&state.public_dir, &state.public, method, uri, headers)
+}
+
+/// [`serve_file`] without a pull-through: nothing to wait for, so it is answered at once.
+fn serve_local_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    if let Err(refusal) = auth::check_read(&state.registry(), headers) {
+        return axum::response::IntoResponse::into_response(refusal);
+    }
+    files::serve(&state.public_dir, &state.public, method, uri, headers)
 }
 
 /// What `ktra serve` is asked to do besides serving the tree.
