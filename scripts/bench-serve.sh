@@ -18,7 +18,7 @@
 #                        built the same way if missing); it is copied, never modified
 #   SERVE_ROUNDS         wrk rounds per server and path (default 3)
 #   SERVE_WRK_SECONDS    seconds per wrk run (default 5); SERVE_WRK_CONNECTIONS (default 32)
-#   SERVE_NGINX_WORKERS  nginx worker_processes (default 2, like the 2 runtime threads of ktra serve)
+#   SERVE_NGINX_WORKERS  nginx worker_processes (default 2, like ktra serve's one loop per core on 2 cores)
 #   SERVE_PUBLISH_RUNS   timed publishes per registry (default 30)
 #   SERVE_PUBLISHERS     concurrent publishers (default 16); SERVE_VERSIONS_EACH (default 25)
 #   SERVE_KEEP=1         keep BENCH_DIR/serve-work (the registry copies) afterwards

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Answers one request for a file under `public` (an absolute, canonical path, also open as
 /// `public_dir`).
-pub async fn serve(
+pub fn serve(
     public_dir: &std::fs::File,
     public: &Path,
     method: &Method,

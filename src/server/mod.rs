@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod dispatch;
 mod error;
 mod files;
 pub mod limits;
@@ -46,11 +47,7 @@ impl AppState {
 }
 
 /// The whole HTTP interface, constructible without a socket.
-fn router(
-    public: PathBuf,
-    settings: settings::Live,
-    pull: Option<crate::mirror::pull::PullThrough>,
-) -> Router {
+fn router(state: Arc<AppState>) -> Router {
     use axum::routing::{delete, get, put};
     Router::new()
         .route("/api/v1/crates/new", put(publish::publish))
@@ -67,12 +64,7 @@ fn router(
         .route(nginx::CHECK_PATH, get(api::check_read))
         .fallback(file)
         .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_JSON_BODY))
-        .with_state(Arc::new(AppState {
-            public_dir: std::fs::File::open(&public).expect("public/ was opened just before"),
-            public,
-            settings,
-            pull,
-        }))
+        .with_state(state)
 }
 
 async fn file(
@@ -81,7 +73,15 @@ async fn file(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = auth::check_read(&state.registry(), &headers) {
+    serve_file(&state, &method, &uri, &headers).await
+}
+
+/// A request for a file under `public/` (not the API), with the read check first.
+async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    if state.pull.is_none() {
+        return serve_local_file(state, method, uri, headers);
+    }
+    if let Err(refusal) = auth::check_read(&state.registry(), headers) {
         return axum::response::IntoResponse::into_response(refusal);
     }
     if let Some(pull) = &state.pull
@@ -89,7 +89,7 @@ async fn file(
     {
         match mirror::route(&rel) {
             mirror::Route::Index(name) => {
-                return mirror::index(pull, name, &method, &headers).await;
+                return mirror::index(pull, name, method, headers).await;
             }
             mirror::Route::Crate(file) => {
                 if let Some(refusal) = mirror::ensure_crate(pull, file).await {
@@ -99,7 +99,15 @@ async fn file(
             mirror::Route::Static => {}
         }
     }
-    files::serve(&state.public_dir, &state.public, &method, &uri, &headers).await
+    files::serve(&state.public_dir, &state.public, method, uri, headers)
+}
+
+/// [`serve_file`] without a pull-through: nothing to wait for, so it is answered at once.
+fn serve_local_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    if let Err(refusal) = auth::check_read(&state.registry(), headers) {
+        return axum::response::IntoResponse::into_response(refusal);
+    }
+    files::serve(&state.public_dir, &state.public, method, uri, headers)
 }
 
 /// What `ktra serve` is asked to do besides serving the tree.
@@ -127,25 +135,27 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
         )?),
         None => None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the server runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("failed to listen on {listen}"))?;
-        let bound = listener.local_addr()?;
-        printer.status("Serving", format!("{} at http://{bound}", public.display()));
-        let limits = reg.config.serve.clone();
-        let store = reg.store.clone();
-        let app = router(public, settings::Live::new(reg), pull);
-        let served = listen::serve(listener, app, &limits, stop_signal())
-            .await
-            .context("the server failed");
-        refusals::flush(&store);
-        served
-    })
+    let limits = reg.config.serve.clone();
+    let store = reg.store.clone();
+    let state = Arc::new(AppState {
+        public_dir: std::fs::File::open(&public)
+            .with_context(|| format!("failed to open `{}`", public_dir.display()))?,
+        public: public.clone(),
+        settings: settings::Live::new(reg),
+        pull,
+    });
+    let service = dispatch::Dispatch::new(state.clone(), router(state));
+    let shown = public.display();
+    let served = listen::run(
+        listen,
+        service,
+        &limits,
+        |bound| printer.status("Serving", format!("{shown} at http://{bound}")),
+        stop_signal,
+    )
+    .context("the server failed");
+    refusals::flush(&store);
+    served
 }
 
 /// Ctrl-C or SIGTERM (a service manager's stop): requests in progress finish first, so a

@@ -267,3 +267,114 @@ fn nothing_outside_public_is_ever_served() {
         200
     );
 }
+
+#[test]
+fn a_port_in_use_is_an_error_though_the_server_shares_its_port_between_its_loops() {
+    let reg = Reg::new(false);
+    let server = Serve::start(&reg.root);
+    let listen = format!("127.0.0.1:{}", server.port);
+    let mut second = Command::new(ktra_bin())
+        .arg("-r")
+        .arg(&reg.root)
+        .args(["serve", "--listen", &listen])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second `ktra serve` on {listen} started: the port was shared");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("failed to listen on {listen}")),
+        "{stderr}"
+    );
+    // The first server still has the port, and still answers.
+    assert_eq!(
+        request(server.port, "GET", "/index/config.json", &[]).status,
+        200
+    );
+}
+
+#[test]
+fn files_skip_the_router_but_the_api_and_other_methods_still_reach_it() {
+    let reg = Reg::new(false);
+    let k = reg.krate("routed", "1.0.0", "");
+    reg.ktra(&["add", &k]).success();
+    let server = Serve::start(&reg.root);
+    let port = server.port;
+    // The API paths are never files, even when public/ holds a file of that name.
+    std::fs::create_dir_all(reg.root.join("public/api/v1")).unwrap();
+    std::fs::write(reg.root.join("public/api/v1/crates"), "a file").unwrap();
+    std::fs::write(reg.root.join("public/me"), "a file").unwrap();
+    let search = request(port, "GET", "/api/v1/crates?q=routed", &[]);
+    assert_eq!(search.status, 200);
+    assert!(String::from_utf8_lossy(&search.body).contains("\"routed\""));
+    let me = request(port, "GET", "/me", &[]);
+    assert!(String::from_utf8_lossy(&me.body).contains("cargo login"));
+    // Other methods on files go through the router's fallback: 405 with Allow.
+    for method in ["PUT", "DELETE", "POST"] {
+        let reply = request(port, method, "/index/ro/ut/routed", &[]);
+        assert_eq!(reply.status, 405, "{method}");
+        assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{method}");
+    }
+    // Files, on many keep-alive connections at once (spread over the server's loops).
+    let expected = std::fs::read(reg.root.join("public/index/ro/ut/routed")).unwrap();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let expected = expected.clone();
+            std::thread::spawn(move || keep_alive_gets(port, "/index/ro/ut/routed", 5, &expected))
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+}
+
+/// `n` GETs of `path` on one keep-alive connection, each answered 200 with `expected`.
+fn keep_alive_gets(port: u16, path: &str, n: usize, expected: &[u8]) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut writer = s;
+    for _ in 0..n {
+        write!(writer, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("a Content-Length")];
+        reader.read_exact(&mut body).unwrap();
+        assert_eq!(body, expected);
+    }
+}
