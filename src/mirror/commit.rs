@@ -17,6 +17,24 @@ pub fn lock(store: &Store, wait: std::time::Duration) -> Result<RegistryLock> {
     RegistryLock::acquire(&store.path(Area::State, layout::LOCK_DIR), wait, || {})
 }
 
+/// The mirror lock for a command that holds it to its end (export, import), waiting at most the
+/// registry's `lock-timeout` and saying so when it waits.
+pub fn lock_for_command(
+    reg: &crate::registry::Registry,
+    printer: crate::printer::Printer,
+) -> Result<RegistryLock> {
+    RegistryLock::acquire(
+        &reg.store.path(Area::State, layout::LOCK_DIR),
+        reg.config.lock_timeout.effective(),
+        || {
+            printer.status(
+                "Blocking",
+                "waiting for another ktra process to finish with the mirror",
+            )
+        },
+    )
+}
+
 /// Writes the new index files of a finished round; returns how many changed.
 pub fn commit(store: &Store, crates: Vec<CrateRound>) -> Result<usize> {
     let touched: Vec<CrateRound> = crates

@@ -11,7 +11,7 @@
 
 mod all_names;
 mod cache;
-mod commit;
+pub(crate) mod commit;
 mod dl;
 mod fetch;
 pub mod layout;

@@ -13,7 +13,7 @@ use crate::mirror::layout;
 use crate::ops::writer::Writer;
 use crate::printer::Printer;
 use crate::registry::Registry;
-use crate::storage::{Area, Journal, PendingCrate, RegistryLock, crash};
+use crate::storage::{Area, Journal, PendingCrate, crash};
 use anyhow::{Context, Result, anyhow};
 
 pub fn apply(
@@ -24,16 +24,7 @@ pub fn apply(
 ) -> Result<ImportReport> {
     let store = &reg.store;
     let writer = Writer::begin(reg, printer)?;
-    let _mirror = RegistryLock::acquire(
-        &store.path(Area::State, layout::LOCK_DIR),
-        reg.config.lock_timeout.effective(),
-        || {
-            printer.status(
-                "Blocking",
-                "waiting for another ktra process to finish with the mirror",
-            )
-        },
-    )?;
+    let _mirror = crate::mirror::commit::lock_for_command(reg, printer)?;
     let m = &staged.manifest;
     let mut report = ImportReport {
         id: m.id.clone(),

@@ -10,7 +10,7 @@ use crate::mirror::layout;
 use crate::ops::writer::Writer;
 use crate::printer::Printer;
 use crate::registry::Registry;
-use crate::storage::{Area, RegistryLock};
+use crate::storage::Area;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -62,16 +62,7 @@ pub fn export(reg: &Registry, opts: &ExportOptions<'_>, printer: Printer) -> Res
     }
     // Held to the end: nothing changes while the state is read and written out.
     let _writer = Writer::begin(reg, printer)?;
-    let _mirror = RegistryLock::acquire(
-        &reg.store.path(Area::State, layout::LOCK_DIR),
-        reg.config.lock_timeout.effective(),
-        || {
-            printer.status(
-                "Blocking",
-                "waiting for another ktra process to finish with the mirror",
-            )
-        },
-    )?;
+    let _mirror = crate::mirror::commit::lock_for_command(reg, printer)?;
     let unchanged = unchanged_crates(reg, since.as_ref())?;
     let known = |key: &str, size: u64| unchanged.get(key).filter(|s| s.size == size).cloned();
     let scan = listing::scan(&reg.store, &known)?;
