@@ -45,6 +45,12 @@ pub struct Config {
         skip_serializing_if = "crate::server::limits::ServeSettings::is_default"
     )]
     pub serve: crate::server::limits::ServeSettings,
+    /// The served files in object storage instead of `public/` (`[storage] url = "s3://..."`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::Location>,
+    /// The private files in object storage instead of `state/`; required with `storage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::storage::Location>,
 }
 
 /// The browsable site in `public/`.
@@ -108,6 +114,11 @@ impl Config {
         if let Some(remote) = &config.git.remote {
             check_git_remote(remote).context("in `git.remote`")?;
         }
+        crate::storage::location::check(
+            config.storage.as_ref(),
+            config.state.as_ref(),
+            config.git.enabled,
+        )?;
         Ok(config)
     }
 

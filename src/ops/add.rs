@@ -4,11 +4,11 @@
 //! written in dependency order, and the git index follows. Either every input is added or none.
 
 use super::add_plan::{Plan, plan};
+use super::change::{SiteEffect, Tx};
 use super::inspect::{self, CrateInput, InspectOptions, Prepared};
-use super::writer::Writer;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal, LockMode, PendingCrate, RegistryLock};
+use crate::storage::{Area, LockMode, RegistryLock};
 use anyhow::{Context, Result, anyhow};
 use rayon::prelude::*;
 use std::time::Duration;
@@ -95,8 +95,7 @@ pub fn add_crates(
             return Err(e);
         }
     };
-    let writer = Writer::begin(reg, printer)?;
-    let added = add_locked(&writer, prepared, opts);
+    let added = reg.change("add", printer, |tx| add_locked(tx, prepared, opts));
     if added.is_err() {
         remove_unused_folders(reg, &folders);
     }
@@ -114,11 +113,11 @@ fn remove_unused_folders(reg: &Registry, index_keys: &[String]) {
 
 /// The add, under the registry lock: checks against the registry, then the writes.
 fn add_locked(
-    writer: &Writer<'_>,
+    tx: &mut Tx<'_>,
     prepared: Vec<Prepared>,
     opts: &AddOptions,
 ) -> Result<Vec<AddedCrate>> {
-    let reg = writer.reg;
+    let reg = tx.registry();
     let plan = plan(reg, prepared)?;
     if opts.reject_existing
         && let Some(a) = plan.unchanged.first()
@@ -166,7 +165,7 @@ fn add_locked(
             crate::auth::store::put_owners(&reg.store, &crate_name, std::slice::from_ref(login))?;
         }
     }
-    write(writer, plan)?;
+    write(tx, plan)?;
     Ok(report)
 }
 
@@ -190,111 +189,79 @@ fn all_or_nothing(results: Vec<Result<Prepared>>) -> Result<Vec<Prepared>> {
     }
 }
 
-fn write(writer: &Writer<'_>, mut plan: Plan) -> Result<()> {
-    let reg = writer.reg;
-    let journal = Journal {
-        op: "add".into(),
-        crate_files: plan
-            .new
-            .iter()
-            .flat_map(|(_, l)| l.iter())
-            .map(|p| PendingCrate {
-                name: p.entry.name.clone(),
-                vers: p.entry.vers.clone(),
-                key: keys::crate_file(&p.entry.name, &p.entry.vers),
-            })
-            .collect(),
-        index_files: plan
-            .new
-            .iter()
-            .map(|(n, _)| keys::index(n))
-            .collect::<Result<_, _>>()?,
-        ..Journal::default()
-    };
-
-    // The crate files, the crates' metadata and their new index files, staged: the index
-    // lines are built before anything is written, and the site is rendered from them while
-    // the change lands (from the journal on: its sync and the metadata's files overlap the
-    // rendering).
-    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    let mut crates = reg.store.batch().named("crates");
-    let mut index = reg.store.batch().named("index");
-    let mut sources = Vec::with_capacity(plan.new.len());
-    let mut metas = Vec::new();
+fn write(tx: &mut Tx<'_>, mut plan: Plan) -> Result<()> {
+    let reg = tx.registry();
+    let printer = tx.printer();
+    // The site is rendered from the new index files and metadata while the change lands.
     let site = crate::ops::site::enabled(reg);
-    for (crate_name, mut list) in plan.new {
+    let mut sources = Vec::with_capacity(plan.new.len());
+    let mut groups = Vec::with_capacity(plan.new.len());
+    // 1. The crate files and the crates' metadata.
+    for (crate_name, list) in plan.new {
+        let single = list.len() == 1;
+        let mut entries = Vec::with_capacity(list.len());
+        let mut added = Vec::with_capacity(list.len());
+        let mut ahead = None;
+        for p in list {
+            tx.put_crate(&p.entry.name, &p.entry.vers, p.temp)?;
+            printer.status("Adding", format!("{} v{}", p.entry.name, p.entry.vers));
+            if single {
+                ahead = p.index_temp;
+            }
+            added.push((p.entry.vers.clone(), p.meta, p.readme));
+            entries.push(p.entry);
+        }
         let key = keys::index(&crate_name)?;
         let mut file = plan.existing.remove(&key).unwrap_or_default();
-        // The index file written ahead is right only for a new crate with one version.
-        let ahead = (list.len() == 1 && file.is_empty())
-            .then(|| list[0].index_temp.take())
-            .flatten();
-        // The site's metadata, kept only while the registry has a site.
-        let meta = match site {
-            true => Some(crate::ops::site::meta_store::load(&reg.store, &crate_name)?),
-            false => None,
-        };
-        let mut new_lines = Vec::with_capacity(list.len());
-        let mut added = Vec::with_capacity(list.len());
-        for p in list {
-            let entry = p.entry;
-            if meta.is_some() {
-                added.push((entry.vers.clone(), p.meta, p.readme));
-            }
-            crates.put_file(
-                Area::Public,
-                &keys::crate_file(&entry.name, &entry.vers),
-                p.temp,
-            );
-            writer
-                .printer
-                .status("Adding", format!("{} v{}", entry.name, entry.vers));
+        let mut new_lines = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let vers = semver::Version::parse(&entry.vers)
+                .with_context(|| format!("`{}` is not a version", entry.vers))?;
             let line = entry.to_line();
             file.push(line.clone())
                 .context("failed to build an index line")?;
-            new_lines.push(line);
+            new_lines.push((vers, line));
         }
-        match ahead {
-            Some(t) => index.put_file(Area::Public, &key, t),
-            None => index.put(Area::Public, &key, &file.to_bytes())?,
-        }
-        if let Some(mut meta) = meta {
+        if site {
+            let mut meta = crate::ops::site::meta_store::load(&reg.store, &crate_name)?;
             meta.record_added(&file, added);
-            metas.push((
-                crate::ops::site::meta_store::key(&crate_name),
-                meta.to_bytes(),
-            ));
+            tx.put_state(
+                &crate::ops::site::meta_store::key(&crate_name),
+                &meta.to_bytes(),
+            )?;
             sources.push(crate::ops::site::CrateSource {
                 name: crate_name.clone(),
                 file,
                 meta,
             });
         }
-        lines.push((crate_name, new_lines));
+        groups.push((crate_name, new_lines, ahead));
     }
-    let message = commit_message(&lines);
-
-    // The site (derived: a failure is reported but the crates are in) alongside the change.
-    crate::ops::site::alongside(
-        reg,
-        sources,
-        writer.printer,
-        || {
-            writer.journal(&journal)?;
-            for (key, bytes) in &metas {
-                crates.put(Area::State, key, bytes)?;
+    // 2. The index files, dependencies first (the plan's order).
+    let mut lines: Vec<(String, Vec<String>)> = Vec::with_capacity(groups.len());
+    for (crate_name, new_lines, ahead) in groups {
+        tx.modify_index(&crate_name, ahead, |file| {
+            for (vers, line) in &new_lines {
+                // Checked again here: on object storage another writer may have added it.
+                if file.get_ignoring_build(vers).is_some() {
+                    return Err(Refusal::Exists(format!(
+                        "crate version `{crate_name}@{vers}` is already uploaded"
+                    ))
+                    .into());
+                }
+                file.push(line.clone())
+                    .context("failed to build an index line")?;
             }
-            // 1. Crate files, durable before any index line points at them.
-            crates.commit().context("failed to write the crate files")?;
-            // 2. Index files, dependencies first.
-            index.commit().context("failed to write the index files")
-        },
-        || {
-            // 3. The git index.
-            writer.sync_git(&journal.index_files, &message)?;
-            writer.done()
-        },
-    )
+            Ok(())
+        })?;
+        lines.push((crate_name, new_lines.into_iter().map(|(_, l)| l).collect()));
+    }
+    tx.message(commit_message(&lines));
+    tx.site(match site {
+        true => SiteEffect::Sources(sources),
+        false => SiteEffect::None,
+    });
+    Ok(())
 }
 
 fn commit_message(lines: &[(String, Vec<String>)]) -> String {

@@ -45,6 +45,8 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         lock_timeout: Default::default(),
         limits: Default::default(),
         serve: Default::default(),
+        storage: None,
+        state: None,
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;

@@ -3,6 +3,7 @@
 
 pub mod add;
 mod add_plan;
+pub(crate) mod change;
 pub mod init;
 pub mod inspect;
 pub mod list;

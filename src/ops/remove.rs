@@ -2,11 +2,11 @@
 //! registry depends on it (both overridable with `force`), since removal breaks every lock file
 //! that pins it.
 
-use super::writer::Writer;
+use super::change::SiteEffect;
 use crate::index::IndexFile;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal, PendingCrate};
+use crate::storage::Area;
 use anyhow::{Result, bail};
 
 pub fn remove(
@@ -16,60 +16,41 @@ pub fn remove(
     force: bool,
     printer: Printer,
 ) -> Result<()> {
-    let writer = Writer::begin(reg, printer)?;
-    let (key, mut file) = super::yank::read_index(reg, crate_name)?;
-    let Some(line) = file.get(vers).cloned() else {
-        bail!("crate `{crate_name}` has no version `{vers}`");
-    };
-    if !force && !line.head.yanked {
-        bail!(
-            "`{crate_name}@{vers}` is not yanked; yank it first (`ktra yank {crate_name}@{vers}`), \
-             or pass `--force`"
-        );
-    }
-    if !force {
-        let users = dependents(reg, crate_name, vers)?;
-        if !users.is_empty() {
+    reg.change("remove", printer, |tx| {
+        let (_, file) = super::yank::read_index(reg, crate_name)?;
+        let Some(line) = file.get(vers).cloned() else {
+            bail!("crate `{crate_name}` has no version `{vers}`");
+        };
+        if !force && !line.head.yanked {
             bail!(
-                "`{crate_name}@{vers}` is required by {}; pass `--force` to remove it anyway",
-                users.join(", ")
+                "`{crate_name}@{vers}` is not yanked; yank it first (`ktra yank {crate_name}@{vers}`), \
+                 or pass `--force`"
             );
         }
-    }
-    let crate_key = keys::crate_file(crate_name, &line.head.vers);
-    file.remove(vers);
-    writer.journal(&Journal {
-        op: "remove".into(),
-        crate_files: vec![PendingCrate {
-            name: crate_name.into(),
-            vers: line.head.vers.clone(),
-            key: crate_key.clone(),
-        }],
-        index_files: vec![key.clone()],
-        ..Journal::default()
+        if !force {
+            let users = dependents(reg, crate_name, vers)?;
+            if !users.is_empty() {
+                bail!(
+                    "`{crate_name}@{vers}` is required by {}; pass `--force` to remove it anyway",
+                    users.join(", ")
+                );
+            }
+        }
+        let mut meta = crate::ops::site::meta_store::load(&reg.store, crate_name)?;
+        meta.forget(&vers.to_string());
+        tx.put_state(
+            &crate::ops::site::meta_store::key(crate_name),
+            &meta.to_bytes(),
+        )?;
+        tx.modify_index(crate_name, None, |file| match file.remove(vers) {
+            Some(_) => Ok(()),
+            None => bail!("crate `{crate_name}` has no version `{vers}`"),
+        })?;
+        tx.remove_crate(crate_name, &line.head.vers)?;
+        tx.message(format!("Remove {crate_name} {vers}"));
+        tx.site(SiteEffect::Crates(vec![crate_name.to_owned()]));
+        Ok(())
     })?;
-    if file.is_empty() {
-        reg.store.remove(Area::Public, &key)?;
-        reg.store.sync()?;
-    } else {
-        let mut batch = reg.store.batch();
-        batch.put(Area::Public, &key, &file.to_bytes())?;
-        batch.commit()?;
-    }
-    crate::storage::crash::point("before-crate-removal");
-    reg.store.remove(Area::Public, &crate_key)?;
-    writer.sync_git(&[key], &format!("Remove {crate_name} {vers}"))?;
-    writer.done()?;
-    let mut meta = crate::ops::site::meta_store::load(&reg.store, crate_name)?;
-    meta.forget(&vers.to_string());
-    let mut batch = reg.store.batch();
-    batch.put(
-        Area::State,
-        &crate::ops::site::meta_store::key(crate_name),
-        &meta.to_bytes(),
-    )?;
-    batch.commit()?;
-    crate::ops::site::after_change(reg, &[crate_name.to_owned()], printer);
     printer.status("Removed", format!("{crate_name} v{vers}"));
     Ok(())
 }

@@ -1,11 +1,10 @@
 //! Moving a registry to a new address: `ktra.toml` and `config.json` change; index lines and
 //! crate files do not (they never contain the registry's own URL).
 
-use super::writer::Writer;
+use super::change::SiteEffect;
 use crate::config;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal};
 use anyhow::{Context, Result};
 
 /// Moves the registry to `url`, and its web API to `api` when given.
@@ -24,37 +23,19 @@ pub fn set_url(reg: &mut Registry, url: &str, api: Option<&str>, printer: Printe
     if api.is_some() {
         next.config.api = api;
     }
-    {
-        let writer = Writer::begin(reg, printer)?;
-        writer.journal(&Journal {
-            op: "set-url".into(),
-            index_files: vec![keys::CONFIG_JSON.into()],
-            ..Journal::default()
-        })?;
-        let mut batch = reg.store.batch();
-        batch.put(
-            Area::Public,
-            keys::CONFIG_JSON,
-            &next.registry_config().to_bytes(),
-        )?;
+    next.change("set-url", printer, |tx| {
+        // The settings first: they are what `ktra rebuild` makes `config.json` from.
+        super::init::write_settings(&next)?;
+        tx.put_public(keys::CONFIG_JSON, &next.registry_config().to_bytes())?;
         if crate::mirror::layout::exists(reg) {
             let mirror_config = crate::mirror::layout::registry_config(&next).to_bytes();
-            batch.put(
-                Area::Public,
-                crate::mirror::layout::CONFIG_JSON,
-                &mirror_config,
-            )?;
+            tx.put_public(crate::mirror::layout::CONFIG_JSON, &mirror_config)?;
         }
-        batch.commit()?;
-        super::init::write_settings(&next)?;
-        writer.sync_git(
-            &[keys::CONFIG_JSON.into()],
-            &format!("Move the registry to {}", next.config.url),
-        )?;
-        writer.done()?;
-    }
+        tx.message(format!("Move the registry to {}", next.config.url));
+        tx.site(SiteEffect::Rebuild);
+        Ok(())
+    })?;
     *reg = next;
-    crate::ops::site::rebuild_after_change(reg, printer);
     printer.status(
         "Updated",
         format!("config.json now points at {}", reg.config.url),

@@ -1,10 +1,10 @@
 //! Yank and unyank: flip `yanked` on one index line and change nothing else.
 
-use super::writer::Writer;
+use super::change::SiteEffect;
 use crate::index::IndexFile;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal};
+use crate::storage::Area;
 use anyhow::{Context, Result, bail};
 
 /// Whether the flag changed (false when it already had the wanted value).
@@ -15,33 +15,35 @@ pub fn set_yanked(
     yanked: bool,
     printer: Printer,
 ) -> Result<bool> {
-    let writer = Writer::begin(reg, printer)?;
-    let (key, mut file) = read_index(reg, name)?;
-    let display = file.crate_name().unwrap_or(name).to_owned();
-    let Some(before) = file.set_yanked(vers, yanked) else {
-        bail!("crate `{display}` has no version `{vers}`");
-    };
-    let verb = if yanked { "Yank" } else { "Unyank" };
-    if before == yanked {
-        let state = if yanked {
-            "already yanked"
-        } else {
-            "not yanked"
+    let op = if yanked { "yank" } else { "unyank" };
+    let display = reg.change(op, printer, |tx| {
+        let (_, file) = read_index(reg, name)?;
+        let display = file.crate_name().unwrap_or(name).to_owned();
+        let Some(line) = file.get(vers) else {
+            bail!("crate `{display}` has no version `{vers}`");
         };
-        printer.status("Unchanged", format!("{display} v{vers} is {state}"));
-        return Ok(false);
-    }
-    writer.journal(&Journal {
-        op: verb.to_lowercase(),
-        index_files: vec![key.clone()],
-        ..Journal::default()
+        if line.head.yanked == yanked {
+            let state = if yanked {
+                "already yanked"
+            } else {
+                "not yanked"
+            };
+            printer.status("Unchanged", format!("{display} v{vers} is {state}"));
+            return Ok(None);
+        }
+        // Re-checked by the edit: on object storage another writer may have changed the file.
+        tx.modify_index(name, None, |file| match file.set_yanked(vers, yanked) {
+            Some(_) => Ok(()),
+            None => bail!("crate `{display}` has no version `{vers}`"),
+        })?;
+        let verb = if yanked { "Yank" } else { "Unyank" };
+        tx.message(format!("{verb} {display} {vers}"));
+        tx.site(SiteEffect::Crates(vec![display.clone()]));
+        Ok(Some(display))
     })?;
-    let mut batch = reg.store.batch().named("index");
-    batch.put(Area::Public, &key, &file.to_bytes())?;
-    batch.commit()?;
-    writer.sync_git(&[key], &format!("{verb} {display} {vers}"))?;
-    writer.done()?;
-    crate::ops::site::after_change(reg, std::slice::from_ref(&display), printer);
+    let Some(display) = display else {
+        return Ok(false);
+    };
     printer.status(
         if yanked { "Yanked" } else { "Unyanked" },
         format!("{display} v{vers}"),

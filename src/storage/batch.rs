@@ -122,6 +122,18 @@ impl<'a> Batch<'a> {
     /// Syncs the staged data, moves every file into place in order, then removes the files
     /// staged for removal.
     pub fn commit(mut self) -> Result<()> {
+        #[cfg(feature = "aws")]
+        if let Some(buckets) = self.store.bucket() {
+            // Object storage: each file is uploaded whole (an object is never seen half
+            // written), in the order staged; derived files only (plain writes).
+            for (area, key, tmp) in std::mem::take(&mut self.staged) {
+                let bytes = fs::read(&tmp)
+                    .with_context(|| format!("failed to read the staged file for `{key}`"))?;
+                buckets.put(area, &key, bytes)?;
+                super::crash::point(&format!("{}-partial", self.name));
+            }
+            return self.remove_staged();
+        }
         if self.staged.is_empty() {
             return self.remove_staged();
         }

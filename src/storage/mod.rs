@@ -20,12 +20,16 @@ pub mod git;
 mod git_objects;
 mod git_pack;
 mod journal;
+pub mod location;
 pub mod lock;
 mod lock_settings;
+#[cfg(feature = "aws")]
+pub mod objects;
 mod temp;
 
 pub use batch::Batch;
 pub use journal::{Journal, PendingCrate};
+pub use location::Location;
 pub use lock::{LockMode, LockTimeout, RegistryLock};
 pub use lock_settings::LockWait;
 pub use temp::release as release_temp_dirs;
@@ -45,6 +49,9 @@ pub enum Area {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Set when the registry lives in object storage: `root` then holds only `ktra.toml`.
+    #[cfg(feature = "aws")]
+    buckets: Option<std::sync::Arc<objects::Buckets>>,
 }
 
 impl Store {
@@ -52,7 +59,34 @@ impl Store {
     pub const STATE: &'static str = "state";
 
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            #[cfg(feature = "aws")]
+            buckets: None,
+        }
+    }
+
+    /// A registry in object storage whose settings live in `root`.
+    #[cfg(feature = "aws")]
+    pub fn in_buckets(root: impl Into<PathBuf>, buckets: objects::Buckets) -> Self {
+        Self {
+            root: root.into(),
+            buckets: Some(std::sync::Arc::new(buckets)),
+        }
+    }
+
+    /// The object storage the registry lives in, if it does.
+    #[cfg(feature = "aws")]
+    pub fn bucket(&self) -> Option<&objects::Buckets> {
+        self.buckets.as_deref()
+    }
+
+    /// Whether the registry lives in object storage.
+    pub fn is_remote(&self) -> bool {
+        #[cfg(feature = "aws")]
+        return self.buckets.is_some();
+        #[cfg(not(feature = "aws"))]
+        false
     }
 
     pub fn root(&self) -> &Path {
@@ -72,11 +106,19 @@ impl Store {
     }
 
     pub fn tmp_dir(&self) -> PathBuf {
+        if self.is_remote() {
+            // Nothing but `ktra.toml` lives beside a registry in object storage.
+            return std::env::temp_dir().join("ktra-tmp");
+        }
         self.root.join(Self::STATE).join("tmp")
     }
 
     /// Reads a whole file; `None` when it does not exist.
     pub fn read(&self, area: Area, key: &str) -> Result<Option<Vec<u8>>> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return b.read(area, key);
+        }
         let path = self.path(area, key);
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -97,12 +139,23 @@ impl Store {
     /// Whether `key` holds exactly `bytes` (the size is compared first, so a changed file
     /// usually costs one `stat`). An unreadable file holds nothing.
     pub fn holds(&self, area: Area, key: &str, bytes: &[u8]) -> bool {
+        if self.is_remote() {
+            return self
+                .read(area, key)
+                .ok()
+                .flatten()
+                .is_some_and(|b| b == bytes);
+        }
         let path = self.path(area, key);
         let same_size = fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
         same_size && fs::read(&path).is_ok_and(|old| old == bytes)
     }
 
     pub fn exists(&self, area: Area, key: &str) -> bool {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return b.exists(area, key);
+        }
         self.path(area, key).exists()
     }
 
@@ -144,6 +197,9 @@ impl Store {
 
     /// Creates the folder a key will live in.
     pub fn make_parent(&self, area: Area, key: &str) -> Result<()> {
+        if self.is_remote() {
+            return Ok(());
+        }
         let path = self.path(area, key);
         let parent = path.parent().expect("keys have a parent");
         fs::create_dir_all(parent)
@@ -156,6 +212,10 @@ impl Store {
 
     /// Flushes everything written to the file system holding the tree to disk.
     pub fn sync(&self) -> Result<()> {
+        if self.is_remote() {
+            // Every object write is durable when the store acknowledges it.
+            return Ok(());
+        }
         let dir = fs::File::open(&self.root)
             .with_context(|| format!("failed to open `{}`", self.root.display()))?;
         rustix::fs::syncfs(&dir)
@@ -164,6 +224,10 @@ impl Store {
 
     /// The file names directly inside a folder of an area (empty when it does not exist).
     pub fn list_dir(&self, area: Area, dir: &str) -> Result<Vec<String>> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return b.list_dir(area, dir);
+        }
         let path = self.path(area, dir);
         let entries = match fs::read_dir(&path) {
             Ok(e) => e,
@@ -184,6 +248,10 @@ impl Store {
 
     /// Every file below a folder of an area, as keys relative to that area, sorted.
     pub fn walk(&self, area: Area, dir: &str) -> Result<Vec<String>> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return b.walk(area, dir);
+        }
         let base = self.path(area, "");
         let start = self.path(area, dir);
         if !start.exists() {
@@ -206,6 +274,10 @@ impl Store {
 
     /// Removes a file if it exists (not synced: callers sync once per change).
     pub fn remove(&self, area: Area, key: &str) -> Result<()> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return b.remove(area, key);
+        }
         let path = self.path(area, key);
         match fs::remove_file(&path) {
             Ok(()) => {
@@ -221,11 +293,21 @@ impl Store {
     /// ahead for a change that did not happen). Call under the registry lock: a writer's batch
     /// may be about to move a file into such a folder.
     pub fn remove_empty_parents(&self, area: Area, key: &str) {
+        if self.is_remote() {
+            return;
+        }
         remove_empty_parents(&self.path(area, key), &self.path(area, ""));
     }
 
     /// Reads a file in chunks into `f` (for hashing without loading it whole).
     pub fn stream(&self, area: Area, key: &str, mut f: impl FnMut(&[u8])) -> Result<bool> {
+        if self.is_remote() {
+            let Some(bytes) = self.read(area, key)? else {
+                return Ok(false);
+            };
+            f(&bytes);
+            return Ok(true);
+        }
         let Some(mut file) = self.open(area, key)? else {
             return Ok(false);
         };

@@ -1,0 +1,179 @@
+//! A change of a registry in a local folder: under the registry lock, the closure's calls are
+//! staged in memory and temporary files, then land together: journal, crate files (synced),
+//! index files in call order, crate removals, git, the journal's close, the site.
+
+use super::SiteEffect;
+use crate::index::IndexFile;
+use crate::ops::writer::Writer;
+use crate::printer::Printer;
+use crate::registry::{Registry, keys};
+use crate::storage::{Area, Batch, Journal, PendingCrate};
+use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
+use tempfile::TempPath;
+
+pub struct Local<'a> {
+    writer: Writer<'a>,
+    op: String,
+    /// Crate files and private files, durable before any index file moves.
+    crates: Batch<'a>,
+    /// Index files (and `config.json`), in the order they were modified.
+    index: Batch<'a>,
+    /// Public keys under `index/` this change writes or removes (journal, git).
+    index_keys: Vec<String>,
+    /// Index files as this change left them, so a second edit of one crate sees the first.
+    edited: HashMap<String, IndexFile>,
+    put: Vec<PendingCrate>,
+    removed: Vec<PendingCrate>,
+}
+
+impl<'a> Local<'a> {
+    pub fn begin(reg: &'a Registry, op: &str, printer: Printer) -> Result<Self> {
+        let writer = Writer::begin(reg, printer)?;
+        Ok(Self {
+            writer,
+            op: op.to_owned(),
+            crates: reg.store.batch().named("crates"),
+            index: reg.store.batch().named("index"),
+            index_keys: Vec::new(),
+            edited: HashMap::new(),
+            put: Vec::new(),
+            removed: Vec::new(),
+        })
+    }
+
+    fn reg(&self) -> &'a Registry {
+        self.writer.reg
+    }
+
+    pub fn put_crate(&mut self, name: &str, vers: &str, temp: TempPath) -> Result<()> {
+        let key = keys::crate_file(name, vers);
+        self.crates.put_file(Area::Public, &key, temp);
+        self.put.push(PendingCrate {
+            name: name.to_owned(),
+            vers: vers.to_owned(),
+            key,
+        });
+        Ok(())
+    }
+
+    pub fn modify_index(
+        &mut self,
+        name: &str,
+        ahead: Option<TempPath>,
+        mut edit: impl FnMut(&mut IndexFile) -> Result<()>,
+    ) -> Result<()> {
+        let key = keys::index(name)?;
+        let mut file = match self.edited.remove(&key) {
+            Some(f) => f,
+            None => match self.reg().store.read(Area::Public, &key)? {
+                Some(bytes) => IndexFile::parse(&bytes)
+                    .with_context(|| format!("failed to read the index file of `{name}`"))?,
+                None => IndexFile::default(),
+            },
+        };
+        let was_empty = file.is_empty();
+        edit(&mut file)?;
+        match ahead {
+            // Written ahead from the same lines: right only for a crate that had no file.
+            Some(temp) if was_empty && !self.index_keys.contains(&key) => {
+                self.index.put_file(Area::Public, &key, temp)
+            }
+            _ if file.is_empty() => self.index.remove(Area::Public, &key),
+            _ => self.index.put(Area::Public, &key, &file.to_bytes())?,
+        }
+        if !self.index_keys.contains(&key) {
+            self.index_keys.push(key.clone());
+        }
+        self.edited.insert(key, file);
+        Ok(())
+    }
+
+    pub fn remove_crate(&mut self, name: &str, vers: &str) -> Result<()> {
+        self.removed.push(PendingCrate {
+            name: name.to_owned(),
+            vers: vers.to_owned(),
+            key: keys::crate_file(name, vers),
+        });
+        Ok(())
+    }
+
+    pub fn put_public(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        if key.starts_with("crates/") || key.starts_with(crate::storage::git::DIR) {
+            bail!("`{key}` is written by the change itself");
+        }
+        self.index.put(Area::Public, key, bytes)?;
+        if key.starts_with("index/") && !self.index_keys.iter().any(|k| k == key) {
+            self.index_keys.push(key.to_owned());
+        }
+        Ok(())
+    }
+
+    pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.crates.put(Area::State, key, bytes)
+    }
+
+    /// Nothing was written: staged temporary files go with the batches.
+    pub fn abandon(self) {}
+
+    pub fn land(self, message: &str, site: SiteEffect) -> Result<()> {
+        let nothing = self.put.is_empty()
+            && self.removed.is_empty()
+            && self.index_keys.is_empty()
+            && self.crates.is_empty()
+            && self.index.is_empty();
+        if nothing {
+            return Ok(());
+        }
+        let Self {
+            writer,
+            op,
+            crates,
+            index,
+            index_keys,
+            put,
+            removed,
+            ..
+        } = self;
+        let reg = writer.reg;
+        let printer = writer.printer;
+        let journal = Journal {
+            op,
+            crate_files: put.into_iter().chain(removed.iter().cloned()).collect(),
+            index_files: index_keys,
+            ..Journal::default()
+        };
+        let visible = || -> Result<()> {
+            writer.journal(&journal)?;
+            // 1. Crate files, durable before any index line points at them.
+            crates.commit().context("failed to write the crate files")?;
+            // 2. Index files, in the order the change gave them (dependencies first).
+            index.commit().context("failed to write the index files")?;
+            // 3. Crate files no index line names any more, once that is durable.
+            if !removed.is_empty() {
+                reg.store.sync()?;
+                crate::storage::crash::point("before-crate-removal");
+                for p in &removed {
+                    reg.store.remove(Area::Public, &p.key)?;
+                }
+            }
+            Ok(())
+        };
+        let finish = || -> Result<()> {
+            // 4. The git index, then the journal's close.
+            writer.sync_git(&journal.index_files, message)?;
+            writer.done()
+        };
+        match site {
+            SiteEffect::Sources(sources) => {
+                crate::ops::site::alongside(reg, sources, printer, visible, finish)
+            }
+            other => {
+                visible()?;
+                finish()?;
+                super::after(reg, printer, other);
+                Ok(())
+            }
+        }
+    }
+}

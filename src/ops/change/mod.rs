@@ -1,0 +1,211 @@
+//! The one frame every mutation of a registry runs in: `registry.change(op, printer, |tx| ...)`.
+//! The closure validates and states the change through `tx` (crate files to put, index files
+//! to modify, crate files to remove); the frame owns everything else, in this order: the lock
+//! and the recovery of an interrupted change, the journal, the crate files made durable before
+//! any index line points at them, the index files in the order the closure gave them (callers
+//! give dependencies first), removals, the git index, the journal's close, then the
+//! subscribers (the site).
+//!
+//! On the local tree the closure's calls are staged and land together when it returns; on
+//! object storage each call takes effect when made, in call order, and `modify_index` is the
+//! body of a conditional-write loop that is re-run on a conflict (see `remote`).
+
+mod local;
+#[cfg(feature = "aws")]
+mod remote;
+
+use crate::index::IndexFile;
+use crate::ops::site::CrateSource;
+use crate::printer::Printer;
+use crate::registry::Registry;
+use anyhow::Result;
+use tempfile::TempPath;
+
+/// What the site must do once the change has landed.
+#[derive(Default)]
+pub enum SiteEffect {
+    /// Nothing (the change does not show on the site).
+    #[default]
+    None,
+    /// Re-render the pages of these crates (and the shared pages).
+    Crates(Vec<String>),
+    /// Render these crates' pages from the given sources while the change lands.
+    Sources(Vec<CrateSource>),
+    /// Rebuild the whole site.
+    Rebuild,
+}
+
+/// A change being stated. Obtained from [`Registry::change`].
+pub struct Tx<'a> {
+    reg: &'a Registry,
+    printer: Printer,
+    inner: Inner<'a>,
+    message: Option<String>,
+    site: SiteEffect,
+}
+
+enum Inner<'a> {
+    Local(Box<local::Local<'a>>),
+    #[cfg(feature = "aws")]
+    Remote(remote::Remote<'a>),
+}
+
+impl Registry {
+    /// Runs one change: see the module's documentation. `op` names it in the journal and in
+    /// messages ("add", "yank", ...). Nothing is written when `f` fails.
+    pub fn change<T>(
+        &self,
+        op: &str,
+        printer: Printer,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        #[cfg(feature = "aws")]
+        let inner = match self.store.bucket() {
+            Some(_) => Inner::Remote(remote::Remote::begin(self, op)?),
+            None => Inner::Local(Box::new(local::Local::begin(self, op, printer)?)),
+        };
+        #[cfg(not(feature = "aws"))]
+        let inner = Inner::Local(Box::new(local::Local::begin(self, op, printer)?));
+        let mut tx = Tx {
+            reg: self,
+            printer,
+            inner,
+            message: None,
+            site: SiteEffect::None,
+        };
+        let value = match f(&mut tx) {
+            Ok(v) => v,
+            Err(e) => {
+                tx.abandon();
+                return Err(e);
+            }
+        };
+        tx.land()?;
+        Ok(value)
+    }
+}
+
+impl<'a> Tx<'a> {
+    pub fn registry(&self) -> &'a Registry {
+        self.reg
+    }
+
+    pub fn printer(&self) -> Printer {
+        self.printer
+    }
+
+    /// The git commit message (and the change's description).
+    pub fn message(&mut self, message: impl Into<String>) {
+        self.message = Some(message.into());
+    }
+
+    /// What the site does after the change (nothing unless set).
+    pub fn site(&mut self, effect: SiteEffect) {
+        self.site = effect;
+    }
+
+    /// The current index file of a crate (`None` when it has none), for validation. On the
+    /// local tree it cannot change before the change lands (the lock is held); on object
+    /// storage [`Tx::modify_index`]'s closure must check again.
+    pub fn read_index(&self, name: &str) -> Result<Option<IndexFile>> {
+        crate::index::CrateName::new(name)
+            .map_err(|e| anyhow::anyhow!("`{name}` is not a crate name: {e}"))?;
+        let key = crate::registry::keys::index(name)?;
+        let Some(bytes) = self.reg.store.read(crate::storage::Area::Public, &key)? else {
+            return Ok(None);
+        };
+        IndexFile::parse(&bytes)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("failed to read the index file of `{name}`: {e}"))
+    }
+
+    /// Puts a new crate file (written to `temp`, from [`crate::storage::Store::temp_file`]).
+    /// The same bytes already there are a success; different bytes an error.
+    pub fn put_crate(&mut self, name: &str, vers: &str, temp: TempPath) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.put_crate(name, vers, temp),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.put_crate(name, vers, temp),
+        }
+    }
+
+    /// Changes a crate's index file: `edit` gets the current file (empty when there is none)
+    /// and changes it; a file left empty is removed. `ahead`, when given, is a temporary file
+    /// already holding what `edit` makes of an empty file (used only when there is none).
+    pub fn modify_index(
+        &mut self,
+        name: &str,
+        ahead: Option<TempPath>,
+        edit: impl FnMut(&mut IndexFile) -> Result<()>,
+    ) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.modify_index(name, ahead, edit),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.modify_index(name, edit),
+        }
+    }
+
+    /// Removes a crate file once the index no longer names it (after the index files).
+    pub fn remove_crate(&mut self, name: &str, vers: &str) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.remove_crate(name, vers),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.remove_crate(name, vers),
+        }
+    }
+
+    /// Puts a public file that is not a crate's index file (`index/config.json`), with the
+    /// index files; it is committed to the git index when it lives under `index/`.
+    pub fn put_public(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.put_public(key, bytes),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.put_public(key, bytes),
+        }
+    }
+
+    /// Puts a private file of the change (the site's metadata of a crate), durable with the
+    /// crate files.
+    pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.put_state(key, bytes),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.put_state(key, bytes),
+        }
+    }
+
+    fn abandon(self) {
+        match self.inner {
+            Inner::Local(l) => l.abandon(),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.abandon(),
+        }
+    }
+
+    fn land(self) -> Result<()> {
+        let message = self.message.unwrap_or_else(|| "Change the registry".into());
+        let site = self.site;
+        match self.inner {
+            Inner::Local(l) => l.land(&message, site),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => {
+                r.land()?;
+                after(self.reg, self.printer, site);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The site's part once a change has landed: failures are warnings (the change stands).
+fn after(reg: &Registry, printer: Printer, site: SiteEffect) {
+    match site {
+        SiteEffect::None => {}
+        SiteEffect::Crates(names) => crate::ops::site::after_change(reg, &names, printer),
+        SiteEffect::Sources(sources) => {
+            let names: Vec<String> = sources.into_iter().map(|s| s.name).collect();
+            crate::ops::site::after_change(reg, &names, printer)
+        }
+        SiteEffect::Rebuild => crate::ops::site::rebuild_after_change(reg, printer),
+    }
+}

@@ -1,0 +1,160 @@
+//! A change of a registry in object storage, where any number of writers on any machines work
+//! at once with no lock: every call takes effect when made. A crate file is put only if absent
+//! (the same bytes already there are a success); an index file is read, edited and written back
+//! only if nobody changed it since the read (its ETag), and on a conflict the edit is re-run on
+//! the new content, a bounded number of times with random backoff. Crate files go before the
+//! index lines that name them, so a writer killed half-way leaves at most an orphan crate file
+//! (`ktra verify` reports it, `--fix` removes it), never a line without its file.
+
+use crate::index::IndexFile;
+use crate::registry::{Registry, keys};
+use crate::storage::Area;
+use crate::storage::bucket::{Bucket, Cond, Written};
+use anyhow::{Context, Result, bail};
+use std::time::Duration;
+use tempfile::TempPath;
+
+/// Attempts of one conditional edit before giving up (each conflict means another writer's
+/// edit of the same file landed, so the registry as a whole progresses).
+const ATTEMPTS: u32 = 50;
+
+pub struct Remote<'a> {
+    reg: &'a Registry,
+    op: String,
+    /// Crate files this change created (named when it fails before its index lines).
+    created: Vec<String>,
+    /// Crate files to remove once their lines are gone.
+    removed: Vec<String>,
+}
+
+impl<'a> Remote<'a> {
+    pub fn begin(reg: &'a Registry, op: &str) -> Result<Self> {
+        Ok(Self {
+            reg,
+            op: op.to_owned(),
+            created: Vec::new(),
+            removed: Vec::new(),
+        })
+    }
+
+    fn bucket(&self, area: Area) -> &'a Bucket {
+        self.reg
+            .store
+            .bucket()
+            .expect("a remote change runs on object storage")
+            .area(area)
+    }
+
+    pub fn put_crate(&mut self, name: &str, vers: &str, temp: TempPath) -> Result<()> {
+        let key = keys::crate_file(name, vers);
+        let bytes = std::fs::read(&temp)
+            .with_context(|| format!("failed to read the packed `{name}@{vers}`"))?;
+        let bucket = self.bucket(Area::Public);
+        match bucket.put(&key, bytes.clone(), Cond::IfAbsent)? {
+            Written::Done(_) => self.created.push(key),
+            Written::Conflict => {
+                let same = bucket.get(&key)?.is_some_and(|f| f.bytes == bytes);
+                if !same {
+                    bail!(
+                        "failed to add `{name}@{vers}`: `{key}` already exists with different \
+                         content"
+                    );
+                }
+            }
+        }
+        crate::storage::crash::point("crates-synced");
+        Ok(())
+    }
+
+    pub fn modify_index(
+        &mut self,
+        name: &str,
+        mut edit: impl FnMut(&mut IndexFile) -> Result<()>,
+    ) -> Result<()> {
+        let key = keys::index(name)?;
+        let bucket = self.bucket(Area::Public);
+        for attempt in 0..ATTEMPTS {
+            let (mut file, cond) = match bucket.get(&key)? {
+                Some(found) => {
+                    let file = IndexFile::parse(&found.bytes)
+                        .with_context(|| format!("failed to read the index file of `{name}`"))?;
+                    (file, Cond::IfMatch(found.tag))
+                }
+                None => (IndexFile::default(), Cond::IfAbsent),
+            };
+            edit(&mut file)?;
+            // An index file left without lines stays, empty: removing it could not be made
+            // conditional on the content it was read with. Cargo reads it as a crate with no
+            // versions.
+            match bucket.put(&key, file.to_bytes(), cond)? {
+                Written::Done(_) => {
+                    crate::storage::crash::point("index-partial");
+                    return Ok(());
+                }
+                Written::Conflict => backoff(attempt),
+            }
+        }
+        bail!(
+            "failed to {} `{name}`: its index file kept changing under {ATTEMPTS} attempts \
+             (other writers); try again",
+            self.op
+        )
+    }
+
+    pub fn remove_crate(&mut self, name: &str, vers: &str) -> Result<()> {
+        self.removed.push(keys::crate_file(name, vers));
+        Ok(())
+    }
+
+    pub fn put_public(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.reg
+            .store
+            .bucket()
+            .expect("a remote change runs on object storage")
+            .put(Area::Public, key, bytes.to_vec())
+    }
+
+    pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.reg
+            .store
+            .bucket()
+            .expect("a remote change runs on object storage")
+            .put(Area::State, key, bytes.to_vec())
+    }
+
+    /// The change failed. Crate files it created stay: another writer adding the same
+    /// version with the same bytes may already have named one in its index line, and no
+    /// delete can be made conditional on that. One no line names is an orphan, which
+    /// `ktra verify` reports and `ktra verify --fix` removes once it is old enough not to
+    /// belong to a change in flight.
+    pub fn abandon(self) {
+        if !self.created.is_empty() {
+            tracing_orphans(&self.created);
+        }
+    }
+
+    pub fn land(self) -> Result<()> {
+        crate::storage::crash::point("before-crate-removal");
+        for key in &self.removed {
+            self.bucket(Area::Public).delete(key)?;
+        }
+        Ok(())
+    }
+}
+
+/// Names the crate files a failed change leaves (at debug level: the change's error says
+/// what failed).
+fn tracing_orphans(keys: &[String]) {
+    if std::env::var_os("KTRA_DEBUG").is_some() {
+        eprintln!("debug: the failed change left {}", keys.join(", "));
+    }
+}
+
+/// Waits a random time that grows with the attempt (full jitter, capped at about 0.5 s).
+fn backoff(attempt: u32) {
+    let cap_ms = (10u64 << attempt.min(6)).min(500);
+    let mut seed = [0u8; 8];
+    let _ = getrandom::fill(&mut seed);
+    let ms = u64::from_le_bytes(seed) % (cap_ms + 1);
+    std::thread::sleep(Duration::from_millis(ms));
+}

@@ -1,0 +1,78 @@
+//! The registry's two areas in object storage: the served files in one bucket location and the
+//! private files in another. [`Store`](super::Store) hands every read and plain write to these
+//! when the registry lives there; conditional writes (crate files, index files) are made by the
+//! change pipeline through [`Buckets::area`].
+
+use super::Area;
+use super::bucket::{Bucket, Cond, Written};
+use anyhow::{Result, bail};
+
+#[derive(Clone)]
+pub struct Buckets {
+    pub public: Bucket,
+    pub state: Bucket,
+}
+
+impl std::fmt::Debug for Buckets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Buckets({}, {})", self.public.url(), self.state.url())
+    }
+}
+
+impl Buckets {
+    pub fn area(&self, area: Area) -> &Bucket {
+        match area {
+            Area::Public => &self.public,
+            Area::State => &self.state,
+        }
+    }
+
+    pub fn read(&self, area: Area, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.area(area).get(key)?.map(|f| f.bytes))
+    }
+
+    pub fn exists(&self, area: Area, key: &str) -> bool {
+        self.area(area).head(key).is_ok_and(|h| h.is_some())
+    }
+
+    /// A plain write (last writer wins): for derived files and private records that have
+    /// no concurrent writers of their own.
+    pub fn put(&self, area: Area, key: &str, bytes: Vec<u8>) -> Result<()> {
+        match self.area(area).put(key, bytes, Cond::Any)? {
+            Written::Done(_) => Ok(()),
+            Written::Conflict => {
+                bail!("failed to write `{key}`: the store refused an unconditional write")
+            }
+        }
+    }
+
+    pub fn remove(&self, area: Area, key: &str) -> Result<()> {
+        self.area(area).delete(key)
+    }
+
+    /// Every key below `dir`, sorted.
+    pub fn walk(&self, area: Area, dir: &str) -> Result<Vec<String>> {
+        let dir = dir.trim_end_matches('/');
+        let mut keys = self.area(area).list(dir)?;
+        keys.retain(|k| dir.is_empty() || k.starts_with(&format!("{dir}/")));
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The names of the files directly inside `dir`.
+    pub fn list_dir(&self, area: Area, dir: &str) -> Result<Vec<String>> {
+        let dir = dir.trim_end_matches('/');
+        let prefix = match dir.is_empty() {
+            true => String::new(),
+            false => format!("{dir}/"),
+        };
+        Ok(self
+            .walk(area, dir)?
+            .into_iter()
+            .filter_map(|k| {
+                let rest = k.strip_prefix(&prefix)?;
+                (!rest.contains('/')).then(|| rest.to_owned())
+            })
+            .collect())
+    }
+}
