@@ -46,10 +46,25 @@ impl Registry {
         let root = std::path::absolute(root)
             .with_context(|| format!("failed to resolve `{}`", root.display()))?;
         let config = Config::load(&root)?;
-        Ok(Self {
-            config,
-            store: Store::new(root),
-        })
+        let store = Self::store_for(&config, root)?;
+        Ok(Self { config, store })
+    }
+
+    /// The tree of a registry with these settings: the folder, or object storage.
+    pub fn store_for(config: &Config, root: PathBuf) -> Result<Store> {
+        match (&config.storage, &config.state) {
+            #[cfg(feature = "aws")]
+            (Some(public), Some(state)) => {
+                let buckets = crate::storage::objects::Buckets {
+                    public: public.connect()?,
+                    state: state.connect()?,
+                };
+                Ok(Store::in_buckets(root, buckets))
+            }
+            (None, _) => Ok(Store::new(root)),
+            #[allow(unreachable_patterns)]
+            _ => bail!("this ktra was built without object storage (the `aws` feature)"),
+        }
     }
 
     pub fn root(&self) -> &Path {

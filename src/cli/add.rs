@@ -58,7 +58,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<()> {
                 allow_dirty: args.allow_dirty,
                 quiet: ctx.printer.is_quiet(),
             };
-            let packaged = package_dir(&reg.store.public_dir(), &reg.config.name, path, &opts)?;
+            let packaged = package_dir(&reg.store, &reg.config.name, path, &opts)?;
             let mut inputs = packaged.files.into_iter().map(CrateInput::file).collect();
             flush(&mut inputs, &mut all, vec![packaged.index_url])?;
         } else {

@@ -2,6 +2,7 @@
 
 use super::Context;
 use crate::ops::init::{self, InitOptions};
+use crate::storage::Location;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -28,6 +29,15 @@ pub struct InitArgs {
     /// Do not write the browsable site (`[site] enabled = false`).
     #[arg(long)]
     no_site: bool,
+    /// Keep the served files in object storage, `s3://BUCKET[/PREFIX]`, instead of `public/`
+    /// (credentials, region and endpoint from the standard AWS variables). Needs `--state`;
+    /// there is no git index.
+    #[arg(long, value_name = "S3_URL", requires = "state")]
+    storage: Option<String>,
+    /// Where the private files (users, token hashes, owners) live with `--storage`: a location
+    /// that is never publicly readable, outside the served one.
+    #[arg(long, value_name = "S3_URL", requires = "storage")]
+    state: Option<String>,
 }
 
 pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
@@ -40,15 +50,20 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
             auth_required: args.auth_required,
             git: !args.no_git,
             site: !args.no_site,
+            storage: args.storage.as_deref().map(Location::new),
+            state: args.state.as_deref().map(Location::new),
         },
     )?;
     ctx.printer.status(
         "Created",
         format!("registry `{}` in {}", reg.config.name, reg.root().display()),
     );
+    let served = match &reg.config.storage {
+        Some(s) => s.url.clone(),
+        None => reg.store.public_dir().display().to_string(),
+    };
     ctx.printer.note(format!(
-        "serve `{}` at {}, and add this to .cargo/config.toml:",
-        reg.store.public_dir().display(),
+        "serve `{served}` at {}, and add this to .cargo/config.toml:",
         reg.config.url
     ));
     ctx.printer.data(init::cargo_snippet(&reg).trim_end());

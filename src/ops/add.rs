@@ -83,6 +83,7 @@ pub fn add_crates(
         .collect();
     let prepared = match all_or_nothing(results) {
         Ok(p) => p,
+        Err(e) if reg.store.is_remote() => return Err(e),
         Err(e) => {
             let state = reg.store.path(Area::State, "");
             // Not worth a long wait: at worst empty folders stay, which cargo ignores.

@@ -4,7 +4,7 @@
 use crate::config::{self, Config, GitSettings};
 use crate::registry::{Registry, keys};
 use crate::storage::git::GitIndex;
-use crate::storage::{Area, Store};
+use crate::storage::Area;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -16,6 +16,9 @@ pub struct InitOptions {
     pub git: bool,
     /// Write the browsable site.
     pub site: bool,
+    /// Object storage for the served files and for the private files (both or neither).
+    pub storage: Option<crate::storage::Location>,
+    pub state: Option<crate::storage::Location>,
 }
 
 pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
@@ -37,7 +40,8 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         index_aliases: Vec::new(),
         max_crate_size: 10 * 1024 * 1024,
         git: GitSettings {
-            enabled: opts.git,
+            // Object storage has no git index (see `storage::location::check`).
+            enabled: opts.git && opts.storage.is_none(),
             remote: None,
         },
         mirror: Default::default(),
@@ -45,13 +49,22 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         lock_timeout: Default::default(),
         limits: Default::default(),
         serve: Default::default(),
-        storage: None,
-        state: None,
+        storage: opts.storage,
+        state: opts.state,
     };
+    crate::storage::location::check(
+        config.storage.as_ref(),
+        config.state.as_ref(),
+        config.git.enabled,
+    )?;
+    let root = std::path::absolute(dir)?;
+    let store = Registry::store_for(&config, root.clone())?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
-    let store = Store::new(std::path::absolute(dir)?);
     let reg = Registry { config, store };
+    if reg.store.is_remote() {
+        return init_remote(reg);
+    }
     if reg.config.git.enabled {
         GitIndex::init(&reg.git_dir())?;
     }
@@ -88,9 +101,42 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
     Ok(reg)
 }
 
-/// Writes `ktra.toml` atomically.
+/// A registry in object storage: `config.json` is put only if the location holds no registry
+/// yet; the folder gets only `ktra.toml`.
+#[cfg(feature = "aws")]
+fn init_remote(reg: Registry) -> Result<Registry> {
+    use crate::storage::bucket::{Cond, Written};
+    let buckets = reg.store.bucket().expect("a remote store has buckets");
+    let config_json = reg.registry_config().to_bytes();
+    if let Written::Conflict = buckets
+        .public
+        .put(keys::CONFIG_JSON, config_json, Cond::IfAbsent)?
+    {
+        bail!(
+            "`{}` already holds a registry (it has `{}`)",
+            buckets.public.url(),
+            keys::CONFIG_JSON
+        );
+    }
+    if crate::ops::site::enabled(&reg) {
+        crate::ops::site::build_all(&reg)?;
+    }
+    write_settings(&reg)?;
+    Ok(reg)
+}
+
+#[cfg(not(feature = "aws"))]
+fn init_remote(_: Registry) -> Result<Registry> {
+    bail!("this ktra was built without object storage (the `aws` feature)")
+}
+
+/// Writes `ktra.toml` atomically (a temporary file beside it, renamed).
 pub fn write_settings(reg: &Registry) -> Result<()> {
-    let mut tmp = reg.store.temp_file()?;
+    let mut tmp = match reg.store.is_remote() {
+        true => tempfile::NamedTempFile::new_in(reg.root())
+            .with_context(|| format!("failed to create a file in `{}`", reg.root().display()))?,
+        false => reg.store.temp_file()?,
+    };
     std::io::Write::write_all(&mut tmp, reg.config.to_toml().as_bytes())?;
     tmp.as_file().sync_all()?;
     let target = reg.root().join(config::FILE_NAME);

@@ -39,6 +39,10 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     {
         return Ok(first);
     }
+    if reg.store.is_remote() {
+        // No lock on object storage: a second reading is the report.
+        return verify_once(reg);
+    }
     let wait = reg.config.lock_timeout.effective();
     let state = reg.store.path(Area::State, "");
     let _lock = RegistryLock::acquire_within(&state, LockMode::Shared, wait, || {})?;
@@ -118,6 +122,13 @@ fn verify_once(reg: &Registry) -> Result<Report> {
         }
     }
     for key in &on_disk {
+        if !expected_crates.contains_key(key) && store.is_remote() {
+            report.pending.push(format!(
+                "`{key}` is not referenced by any index line: a crate file put by a writer that \
+                 is still running, or that was stopped before its index line"
+            ));
+            continue;
+        }
         if !expected_crates.contains_key(key) && !pending_crates.contains(key.as_str()) {
             problems.push(format!(
                 "`public/{key}` is not referenced by any index line (orphaned)"

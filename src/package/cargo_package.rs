@@ -39,13 +39,13 @@ struct MetaPackage {
 }
 
 pub fn package_dir(
-    public: &Path,
+    public: &crate::storage::Store,
     registry: &str,
     dir: &Path,
     opts: &PackageOptions,
 ) -> Result<Packaged> {
     let manifest = std::path::absolute(dir.join("Cargo.toml"))?;
-    let server = Loopback::start(public.to_owned())?;
+    let server = Loopback::start(public.clone())?;
     let env_key = format!(
         "CARGO_REGISTRIES_{}_INDEX",
         registry.to_uppercase().replace('-', "_")

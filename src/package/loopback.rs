@@ -1,12 +1,12 @@
 //! A short-lived static server on 127.0.0.1 that shows cargo this registry while `ktra add`
 //! packages a directory, so crates depending on crates of this registry can be packaged and
 //! verified. Its `config.json` points downloads back at itself. It serves only `index/` and
-//! `crates/` under `public/`, read-only, and stops when dropped.
+//! `crates/` of the registry's served files (read through storage), read-only, and stops when
+//! dropped.
 
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -18,7 +18,7 @@ pub struct Loopback {
 }
 
 impl Loopback {
-    pub fn start(public: PathBuf) -> Result<Self> {
+    pub fn start(public: crate::storage::Store) -> Result<Self> {
         let listener =
             TcpListener::bind("127.0.0.1:0").context("failed to open a loopback port")?;
         let port = listener.local_addr()?.port();
@@ -70,7 +70,7 @@ impl Drop for Loopback {
     }
 }
 
-fn serve(conn: TcpStream, public: &std::path::Path, config: &str) -> std::io::Result<()> {
+fn serve(conn: TcpStream, public: &crate::storage::Store, config: &str) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     loop {
         let mut request = String::new();
@@ -100,7 +100,7 @@ fn serve(conn: TcpStream, public: &std::path::Path, config: &str) -> std::io::Re
     }
 }
 
-fn lookup(public: &std::path::Path, config: &str, path: &str) -> Option<Vec<u8>> {
+fn lookup(public: &crate::storage::Store, config: &str, path: &str) -> Option<Vec<u8>> {
     let path = path
         .split('?')
         .next()?
@@ -117,5 +117,8 @@ fn lookup(public: &std::path::Path, config: &str, path: &str) -> Option<Vec<u8>>
     {
         return None;
     }
-    std::fs::read(public.join(path)).ok()
+    public
+        .read(crate::storage::Area::Public, path)
+        .ok()
+        .flatten()
 }

@@ -112,6 +112,8 @@ pub fn import(
                     auth_required: false,
                     git: true,
                     site: true,
+                    storage: None,
+                    state: None,
                 },
             )
             .context("failed to create the registry")?;
