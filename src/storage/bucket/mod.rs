@@ -11,6 +11,8 @@
 mod connect;
 mod headers;
 mod ops;
+#[cfg(test)]
+mod tests;
 mod url;
 
 pub use connect::BucketSettings;
