@@ -105,6 +105,24 @@ fn objects_are_served_with_their_type_and_cache_rules() {
     assert!(headers["cache-control"].contains("immutable"));
 }
 
+/// A `+` (build metadata) is stored as itself: a URL names it as `%2B`, and a listing gives it
+/// back as written.
+#[test]
+fn keys_are_stored_as_written() {
+    let b = bucket("plus-keys", "reg");
+    let key = "crates/a-1.0.0+build.5.crate";
+    done(b.put(key, b"x".to_vec(), Cond::IfAbsent).unwrap());
+    assert_eq!(b.get(key).unwrap().unwrap().bytes, b"x");
+    assert_eq!(b.list("crates").unwrap(), [key]);
+    let (status, _, body) = http(
+        "GET",
+        "/plus-keys/reg/crates/a-1.0.0%2Bbuild.5.crate",
+        "",
+        b"",
+    );
+    assert_eq!((status, body.as_slice()), (200, &b"x"[..]));
+}
+
 #[test]
 fn a_missing_bucket_is_a_clear_error() {
     moto();
