@@ -15,6 +15,8 @@
 //! ```
 
 mod batch;
+#[cfg(feature = "aws")]
+pub mod bucket;
 pub mod crash;
 pub mod git;
 mod git_objects;
