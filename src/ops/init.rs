@@ -3,8 +3,8 @@
 
 use crate::config::{self, Config, GitSettings};
 use crate::registry::{Registry, keys};
-use crate::storage::git::GitIndex;
 use crate::storage::Area;
+use crate::storage::git::GitIndex;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 

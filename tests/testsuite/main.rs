@@ -14,6 +14,7 @@ mod hardening_serve;
 mod hardening_storage;
 mod mirror;
 mod nginx;
+mod object_storage;
 mod s3_server;
 mod serve;
 mod site;

@@ -19,6 +19,8 @@ fn registry(dir: &std::path::Path) -> Registry {
             auth_required: false,
             git: false,
             site: true,
+            storage: None,
+            state: None,
         },
     )
     .unwrap()
