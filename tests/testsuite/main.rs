@@ -15,6 +15,7 @@ mod hardening_storage;
 mod mirror;
 mod nginx;
 mod serve;
+mod serve_cache;
 mod site;
 mod support;
 mod tokens;
