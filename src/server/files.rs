@@ -1,6 +1,7 @@
 //! Serving `public/` read-only: GET and HEAD, with `ETag` and `Last-Modified`, 304 on a
 //! matching conditional request, cache lifetimes by kind of file, and 404 for anything missing
-//! or outside `public/` (escaping paths and symbolic links included).
+//! or outside `public/` (escaping paths and symbolic links included). Small files' responses
+//! are kept by [`file_cache`] and checked against the disk on every request.
 
 use super::{file_cache, paths};
 use axum::body::{Body, Bytes};
