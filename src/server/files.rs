@@ -1,9 +1,10 @@
 //! Serving `public/` read-only: GET and HEAD, with `ETag` and `Last-Modified`, 304 on a
 //! matching conditional request, cache lifetimes by kind of file, and 404 for anything missing
-//! or outside `public/` (escaping paths and symbolic links included).
+//! or outside `public/` (escaping paths and symbolic links included). Small files' responses
+//! are kept by [`file_cache`] and checked against the disk on every request.
 
-use super::paths;
-use axum::body::Body;
+use super::{file_cache, paths};
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::io::Read;
@@ -27,6 +28,16 @@ pub fn serve(
         )
             .into_response();
     }
+    let head = method == Method::HEAD;
+    if let Some(response) = file_cache::answer(public_dir, uri.path(), |ready| {
+        if not_modified(headers, &ready.etag, ready.modified) {
+            file_cache::not_modified_response(ready)
+        } else {
+            file_cache::ok_response(ready, head)
+        }
+    }) {
+        return response;
+    }
     let Some(rel) = paths::relative(uri.path()) else {
         return not_found();
     };
@@ -43,15 +54,20 @@ pub fn serve(
         nanos(modified)
     );
     let last_modified = httpdate::fmt_http_date(modified);
+    let mut kept = None;
     let mut response = if not_modified(headers, &etag, modified) {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if method == Method::HEAD {
+    } else if head {
         Response::new(Body::empty())
     } else if meta.len() <= INLINE_LIMIT {
         // The size is known: one read, not a second one to find the end.
         let mut bytes = vec![0u8; meta.len() as usize];
         if (&file).read_exact(&mut bytes).is_err() {
             return not_found();
+        }
+        let bytes = Bytes::from(bytes);
+        if meta.len() <= file_cache::FILE_LIMIT {
+            kept = Some(bytes.clone());
         }
         Response::new(Body::from(bytes))
     } else {
@@ -73,6 +89,15 @@ pub fn serve(
         header::CACHE_CONTROL,
         HeaderValue::from_static(paths::cache_control(&rel)),
     );
+    if let Some(body) = kept {
+        let ready = file_cache::Ready {
+            body,
+            headers: h.clone(),
+            etag,
+            modified,
+        };
+        file_cache::keep(public_dir, uri.path(), &rel, &meta, ready);
+    }
     response
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod dispatch;
 mod error;
+mod file_cache;
 mod files;
 pub mod limits;
 mod listen;

@@ -17,6 +17,7 @@ mod nginx;
 mod object_storage;
 mod s3_server;
 mod serve;
+mod serve_cache;
 mod site;
 mod support;
 mod tokens;
