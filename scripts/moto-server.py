@@ -19,6 +19,7 @@ exits with status 3 and says how to install it.
 """
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -33,9 +34,19 @@ class OneAtATime:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        # Requests answered, by method: read by the benchmark at GET /_ktra/requests (not a
+        # valid bucket name, so it never shadows one).
+        self.counts = {}
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_ktra/requests":
+            with self.lock:
+                body = json.dumps(self.counts).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
         with self.lock:
+            method = environ.get("REQUEST_METHOD", "?")
+            self.counts[method] = self.counts.get(method, 0) + 1
             try:
                 result = self.app(environ, start_response)
                 try:
