@@ -1,7 +1,12 @@
-//! Users and token records on disk, in the private folder: `state/users/LOGIN.json` and
-//! `state/tokens/HASH.json` (a token is found by its hash with one read), plus the append-only
-//! audit log `state/audit.jsonl`. Writes are atomic and made under the registry lock by the
-//! callers.
+//! Users and token records in the private area: `users/LOGIN.json` and `tokens/HASH.json` (a
+//! token is found by its hash with one read), owners in `owners/NAME.json`, plus the audit log.
+//!
+//! On the local tree writes are atomic and made under the registry lock by the callers. On
+//! object storage there is no lock: any number of `ktra serve` processes and CLI writers share
+//! the state location, so a record that must not exist yet is created with put-if-absent
+//! ([`create_json`]) and a record that is changed (a crate's owners) is read, changed and
+//! written back only if nobody wrote it since the read ([`update_json`]); the audit log is one
+//! object per event under `audit/`, so appends never race.
 
 use super::{TokenRecord, User};
 use crate::storage::{Area, Store};
@@ -29,8 +34,9 @@ pub fn users(store: &Store) -> Result<Vec<User>> {
     Ok(out)
 }
 
-pub fn put_user(store: &Store, user: &User) -> Result<()> {
-    put_json(store, &user_key(&user.login), user)
+/// Records a new user; `false` (nothing written) when the login is taken.
+pub fn create_user(store: &Store, user: &User) -> Result<bool> {
+    create_json(store, &user_key(&user.login), user)
 }
 
 pub fn remove_user(store: &Store, login: &str) -> Result<()> {
@@ -62,8 +68,9 @@ pub fn tokens(store: &Store) -> Result<Vec<(String, TokenRecord)>> {
     Ok(out)
 }
 
-pub fn put_token(store: &Store, hash: &str, record: &TokenRecord) -> Result<()> {
-    put_json(store, &token_key(hash), record)
+/// Records a new token; `false` (nothing written) when its hash is already recorded.
+pub fn create_token(store: &Store, hash: &str, record: &TokenRecord) -> Result<bool> {
+    create_json(store, &token_key(hash), record)
 }
 
 pub fn remove_token(store: &Store, hash: &str) -> Result<()> {
@@ -80,18 +87,55 @@ pub fn owners(store: &Store, crate_name: &str) -> Result<Option<Vec<String>>> {
     read_json(store, &owners_key(crate_name))
 }
 
-pub fn put_owners(store: &Store, crate_name: &str, logins: &[String]) -> Result<()> {
-    put_json(store, &owners_key(crate_name), &logins)
+/// Makes `login` the owner of a crate that has no owners recorded. When another publisher
+/// recorded owners first (a race on object storage), nothing is written and those owners are
+/// returned, for the caller to check.
+pub fn claim_owners(store: &Store, crate_name: &str, login: &str) -> Result<Option<Vec<String>>> {
+    let key = owners_key(crate_name);
+    if create_json(store, &key, &[login])? {
+        return Ok(None);
+    }
+    Ok(Some(read_json(store, &key)?.unwrap_or_default()))
 }
 
-/// Appends one event to the audit log and syncs it.
+/// Changes a crate's owners: `edit` gets the current ones (empty when none are recorded) and
+/// changes them; re-run on the new ones when another writer changed them meanwhile.
+pub fn update_owners(
+    store: &Store,
+    crate_name: &str,
+    mut edit: impl FnMut(&mut Vec<String>) -> Result<()>,
+) -> Result<Vec<String>> {
+    update_json(
+        store,
+        &owners_key(crate_name),
+        |old: Option<Vec<String>>| {
+            let mut owners = old.unwrap_or_default();
+            edit(&mut owners)?;
+            Ok(owners)
+        },
+    )
+}
+
+/// Appends one event to the audit log and syncs it: a line of `audit.jsonl` on the local tree;
+/// on object storage an object of its own, `audit/TIME-RANDOM.json` (sorted by time, to the
+/// millisecond, without colons), so that
+/// writers on many machines never overwrite each other's events.
 pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = store.path(Area::State, "audit.jsonl");
-    let mut line = serde_json::json!({ "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string() });
+    let now = std::time::SystemTime::now();
+    let mut line =
+        serde_json::json!({ "time": humantime::format_rfc3339_seconds(now).to_string() });
     if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), event) {
         obj.extend(extra);
     }
+    #[cfg(feature = "aws")]
+    if let Some(b) = store.bucket() {
+        let stamp = humantime::format_rfc3339_millis(now)
+            .to_string()
+            .replace(':', "");
+        return remote::audit(b.area(Area::State), &stamp, &line);
+    }
+    let path = store.path(Area::State, "audit.jsonl");
     let mut file = std::fs::File::options()
         .create(true)
         .append(true)
@@ -115,9 +159,97 @@ fn read_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Result
     })
 }
 
-fn put_json<T: serde::Serialize>(store: &Store, key: &str, value: &T) -> Result<()> {
+fn put_json<T: serde::Serialize + ?Sized>(store: &Store, key: &str, value: &T) -> Result<()> {
     let mut batch = store.batch();
     batch.put(Area::State, key, &serde_json::to_vec_pretty(value)?)?;
     batch.commit()?;
     store.sync()
+}
+
+/// Writes a record that must not exist yet; `false` (nothing written) when it does.
+fn create_json<T: serde::Serialize + ?Sized>(store: &Store, key: &str, value: &T) -> Result<bool> {
+    #[cfg(feature = "aws")]
+    if let Some(b) = store.bucket() {
+        let bytes = serde_json::to_vec_pretty(value)?;
+        return remote::create(b.area(Area::State), key, bytes);
+    }
+    // The local tree: the caller holds the registry lock.
+    if store.exists(Area::State, key) {
+        return Ok(false);
+    }
+    put_json(store, key, value)?;
+    Ok(true)
+}
+
+/// Read, change, write back one record; on object storage only if nobody wrote it since the
+/// read (re-run on a conflict).
+fn update_json<T: serde::Serialize + serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &str,
+    mut edit: impl FnMut(Option<T>) -> Result<T>,
+) -> Result<T> {
+    #[cfg(feature = "aws")]
+    if let Some(b) = store.bucket() {
+        return remote::update(b.area(Area::State), key, edit);
+    }
+    // The local tree: the caller holds the registry lock.
+    let new = edit(read_json(store, key)?)?;
+    put_json(store, key, &new)?;
+    Ok(new)
+}
+
+#[cfg(feature = "aws")]
+mod remote {
+    use crate::storage::bucket::{Bucket, Cond, Written, backoff};
+    use anyhow::{Context, Result, bail};
+
+    /// Attempts of one conditional update before giving up.
+    const ATTEMPTS: u32 = 50;
+
+    pub fn create(bucket: &Bucket, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        Ok(match bucket.put(key, bytes, Cond::IfAbsent)? {
+            Written::Done(_) => true,
+            Written::Conflict => false,
+        })
+    }
+
+    pub fn update<T: serde::Serialize + serde::de::DeserializeOwned>(
+        bucket: &Bucket,
+        key: &str,
+        mut edit: impl FnMut(Option<T>) -> Result<T>,
+    ) -> Result<T> {
+        for attempt in 0..ATTEMPTS {
+            let (old, cond) = match bucket.get(key)? {
+                Some(found) => {
+                    let old = serde_json::from_slice(&found.bytes)
+                        .with_context(|| format!("failed to parse `{key}` in {}", bucket.url()))?;
+                    (Some(old), Cond::IfMatch(found.tag))
+                }
+                None => (None, Cond::IfAbsent),
+            };
+            let new = edit(old)?;
+            match bucket.put(key, serde_json::to_vec_pretty(&new)?, cond)? {
+                Written::Done(_) => return Ok(new),
+                Written::Conflict => backoff(attempt),
+            }
+        }
+        bail!(
+            "failed to change `{key}`: it kept changing under {ATTEMPTS} attempts (other writers); try again"
+        )
+    }
+
+    /// One event, one object: put-if-absent under a new random name.
+    pub fn audit(bucket: &Bucket, stamp: &str, line: &serde_json::Value) -> Result<()> {
+        let bytes = serde_json::to_vec(line)?;
+        for _ in 0..4 {
+            let mut seed = [0u8; 6];
+            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let random: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+            let key = format!("audit/{stamp}-{random}.json");
+            if create(bucket, &key, bytes.clone())? {
+                return Ok(());
+            }
+        }
+        bail!("failed to write an audit event: every name tried was taken")
+    }
 }

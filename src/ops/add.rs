@@ -161,9 +161,18 @@ fn add_locked(
     // The first publisher owns a new crate. Recorded before the crate is written: a crash in
     // between leaves the name reserved for that publisher (who can publish again), never a
     // crate without owners.
+    // On object storage two publishers of a new crate race: the first to record owners wins,
+    // the other is refused as a non-owner.
     if let Some(login) = &opts.publisher {
         for crate_name in new_owners {
-            crate::auth::store::put_owners(&reg.store, &crate_name, std::slice::from_ref(login))?;
+            if let Some(owners) = crate::auth::store::claim_owners(&reg.store, &crate_name, login)?
+                && !owners.iter().any(|o| o == login)
+            {
+                return Err(Refusal::NotOwner(format!(
+                    "`{login}` is not an owner of crate `{crate_name}`"
+                ))
+                .into());
+            }
         }
     }
     write(tx, plan)?;

@@ -22,27 +22,33 @@ pub fn change(
     for login in logins {
         crate::auth::check_login(login).map_err(|e| anyhow!(e))?;
     }
-    let _writer = Writer::begin(reg, printer)?;
+    let _writer = Writer::begin_for_state(reg, printer)?;
     if !reg.store.exists(Area::Public, &keys::index(crate_name)?) {
         bail!("crate `{crate_name}` does not exist");
     }
-    let mut owners = store::owners(&reg.store, crate_name)?.unwrap_or_default();
-    for login in logins {
-        if add {
+    if add {
+        for login in logins {
             if store::user(&reg.store, login)?.is_none() {
                 bail!("`{login}` is not a user of this registry");
             }
-            if !owners.contains(login) {
-                owners.push(login.clone());
-            }
-        } else {
-            owners.retain(|o| o != login);
         }
     }
-    if owners.is_empty() {
-        bail!("crate `{crate_name}` must keep at least one owner");
-    }
-    store::put_owners(&reg.store, crate_name, &owners)?;
+    // Re-run on the owners another writer recorded meanwhile (object storage).
+    store::update_owners(&reg.store, crate_name, |owners| {
+        for login in logins {
+            if add {
+                if !owners.contains(login) {
+                    owners.push(login.clone());
+                }
+            } else {
+                owners.retain(|o| o != login);
+            }
+        }
+        if owners.is_empty() {
+            bail!("crate `{crate_name}` must keep at least one owner");
+        }
+        Ok(())
+    })?;
     let verb = if add { "added to" } else { "removed from" };
     Ok(format!(
         "{} {verb} the owners of `{crate_name}`",

@@ -1,6 +1,7 @@
 //! Users and tokens, managed from the command line (there is no self-registration): add and
 //! remove users, create tokens (the secret is returned once, only its hash is kept), list and
-//! revoke them. Every change is made under the registry lock and written to the audit log.
+//! revoke them. Every change is made under the registry lock (on object storage: with conditional
+//! writes) and written to the audit log.
 
 use super::writer::Writer;
 use crate::auth::{self, Scope, TokenRecord, User, store};
@@ -17,7 +18,7 @@ pub fn add_user(
     printer: Printer,
 ) -> Result<User> {
     auth::check_login(login).map_err(|e| anyhow!(e))?;
-    let _writer = Writer::begin(reg, printer)?;
+    let _writer = Writer::begin_for_state(reg, printer)?;
     if store::user(&reg.store, login)?.is_some() {
         bail!("user `{login}` already exists");
     }
@@ -33,14 +34,17 @@ pub fn add_user(
         name,
         created: auth::now(),
     };
-    store::put_user(&reg.store, &user)?;
+    if !store::create_user(&reg.store, &user)? {
+        // Another writer added the login since the check above (object storage).
+        bail!("user `{login}` already exists");
+    }
     store::audit(&reg.store, json!({ "event": "user-added", "login": login }))?;
     Ok(user)
 }
 
 /// Removes a user and revokes every token of theirs.
 pub fn remove_user(reg: &Registry, login: &str, printer: Printer) -> Result<usize> {
-    let _writer = Writer::begin(reg, printer)?;
+    let _writer = Writer::begin_for_state(reg, printer)?;
     if store::user(&reg.store, login)?.is_none() {
         bail!("user `{login}` does not exist");
     }
@@ -81,7 +85,7 @@ pub fn create_token(
         globset::Glob::new(glob)
             .map_err(|e| anyhow!("`--crate {glob}` is not a valid glob: {e}"))?;
     }
-    let _writer = Writer::begin(reg, printer)?;
+    let _writer = Writer::begin_for_state(reg, printer)?;
     if store::user(&reg.store, &new.login)?.is_none() {
         bail!(
             "user `{}` does not exist (add it with `ktra user add {}`)",
@@ -101,7 +105,9 @@ pub fn create_token(
         created,
         expires: new.lifetime.map(|d| created + d.as_secs()),
     };
-    store::put_token(&reg.store, &hash, &record)?;
+    if !store::create_token(&reg.store, &hash, &record)? {
+        bail!("failed to create a token: its hash is already recorded (try again)");
+    }
     store::audit(
         &reg.store,
         json!({ "event": "token-created", "login": record.login, "token": record.id, "name": record.name }),
@@ -111,7 +117,7 @@ pub fn create_token(
 
 /// Revokes the token with this id (as shown by `token list`).
 pub fn revoke_token(reg: &Registry, id: &str, printer: Printer) -> Result<TokenRecord> {
-    let _writer = Writer::begin(reg, printer)?;
+    let _writer = Writer::begin_for_state(reg, printer)?;
     let matches: Vec<(String, TokenRecord)> = store::tokens(&reg.store)?
         .into_iter()
         .filter(|(_, r)| r.id == id)

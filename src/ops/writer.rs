@@ -55,6 +55,16 @@ impl<'a> Writer<'a> {
         Ok(writer)
     }
 
+    /// The registry lock for a change of private records only (users, tokens, owners) on the
+    /// local tree; `None` on object storage, where there is no lock and those records are
+    /// written with conditional writes (see [`crate::auth::store`]).
+    pub fn begin_for_state(reg: &'a Registry, printer: Printer) -> Result<Option<Self>> {
+        if reg.store.is_remote() {
+            return Ok(None);
+        }
+        Self::begin(reg, printer).map(Some)
+    }
+
     /// Lock files a killed process left in the git index. Under the registry lock nobody else
     /// is inside it, so they are stale; left there, every later commit would fail.
     fn remove_stale_git_locks(&self) -> Result<()> {

@@ -8,7 +8,7 @@ use super::auth::{check, require_owner};
 use super::error::ApiError;
 use crate::auth::{Scope, store};
 use crate::printer::Printer;
-use crate::registry::keys;
+use crate::registry::{Registry, keys};
 use crate::storage::Area;
 use axum::Json;
 use axum::body::Body;
@@ -29,6 +29,23 @@ pub(super) async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError::from_op(&e, root)),
+        Err(e) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// The registry reads of a request (its token, a crate's owners) where they belong: at once on
+/// the local tree (microseconds from the page cache), on a blocking thread when the registry is
+/// in object storage (network round trips, which must not stall an event loop).
+pub(super) async fn off<T: Send + 'static>(
+    reg: &Arc<Registry>,
+    f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if !reg.store.is_remote() {
+        return f(reg);
+    }
+    let reg = reg.clone();
+    match tokio::task::spawn_blocking(move || f(&reg)).await {
+        Ok(v) => v,
         Err(e) => Err(ApiError::internal(&e)),
     }
 }
@@ -57,8 +74,13 @@ async fn set_yanked(
 ) -> ApiResult {
     let reg = state.registry();
     super::auth::crate_name(&name)?;
-    let token = check(&reg, &headers, Scope::Yank, Some(&name))?;
-    require_owner(&reg, &token.login, &name)?;
+    let n = name.clone();
+    let token = off(&reg, move |reg| {
+        let token = check(reg, &headers, Scope::Yank, Some(&n))?;
+        require_owner(reg, &token.login, &n)?;
+        Ok(token)
+    })
+    .await?;
     let version = semver::Version::parse(&vers).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -85,26 +107,29 @@ pub async fn owners(
     Path(name): Path<String>,
 ) -> ApiResult {
     let reg = state.registry();
-    super::auth::check_read(&reg, &headers)?;
-    super::auth::crate_name(&name)?;
-    if !keys::index(&name).is_ok_and(|key| reg.store.exists(Area::Public, &key)) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("crate `{name}` does not exist"),
-        ));
-    }
-    let logins = store::owners(&reg.store, &name)
-        .map_err(|e| ApiError::from_op(&e, reg.root()))?
-        .unwrap_or_default();
-    let mut users = Vec::new();
-    for login in logins {
-        if let Some(u) =
-            store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
-        {
-            users.push(json!({ "id": u.id, "login": u.login, "name": u.name }));
+    off(&reg, move |reg| {
+        super::auth::check_read(reg, &headers)?;
+        super::auth::crate_name(&name)?;
+        if !keys::index(&name).is_ok_and(|key| reg.store.exists(Area::Public, &key)) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("crate `{name}` does not exist"),
+            ));
         }
-    }
-    Ok(Json(json!({ "users": users })))
+        let logins = store::owners(&reg.store, &name)
+            .map_err(|e| ApiError::from_op(&e, reg.root()))?
+            .unwrap_or_default();
+        let mut users = Vec::new();
+        for login in logins {
+            if let Some(u) =
+                store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
+            {
+                users.push(json!({ "id": u.id, "login": u.login, "name": u.name }));
+            }
+        }
+        Ok(Json(json!({ "users": users })))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -140,8 +165,13 @@ async fn change_owners(
 ) -> ApiResult {
     let reg = state.registry();
     super::auth::crate_name(&name)?;
-    let token = check(&reg, &headers, Scope::ChangeOwners, Some(&name))?;
-    require_owner(&reg, &token.login, &name)?;
+    let n = name.clone();
+    let token = off(&reg, move |reg| {
+        let token = check(reg, &headers, Scope::ChangeOwners, Some(&n))?;
+        require_owner(reg, &token.login, &n)?;
+        Ok(token)
+    })
+    .await?;
     let body: OwnersBody = read_json(&reg, body).await?;
     for login in &body.users {
         crate::auth::check_login(login).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
@@ -204,7 +234,7 @@ pub async fn search(
     Query(query): Query<SearchQuery>,
 ) -> ApiResult {
     let reg = state.registry();
-    super::auth::check_read(&reg, &headers)?;
+    off(&reg, move |reg| super::auth::check_read(reg, &headers)).await?;
     let r = reg.clone();
     let all = blocking(reg.root(), move || search_rows(&r)).await?;
     let hits = super::search::rank(all, &query.q);
@@ -251,5 +281,9 @@ pub async fn check_read(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    super::auth::check_read(&state.registry(), &headers).map(|()| StatusCode::NO_CONTENT)
+    off(&state.registry(), move |reg| {
+        super::auth::check_read(reg, &headers)
+    })
+    .await
+    .map(|()| StatusCode::NO_CONTENT)
 }

@@ -53,10 +53,18 @@ impl Service<Request<Incoming>> for Dispatch {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         // A file of the registry's own tree is answered here and now: no task state, no clone.
-        if self.state.pull.is_none() && is_file_request(req.method(), req.uri().path()) {
+        if let Some(local) = &self.state.local
+            && self.state.pull.is_none()
+            && is_file_request(req.method(), req.uri().path())
+        {
             let (parts, _) = req.into_parts();
-            let response =
-                super::serve_local_file(&self.state, &parts.method, &parts.uri, &parts.headers);
+            let response = super::serve_local_file(
+                local,
+                &self.state,
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+            );
             return Either::Left(ready(Ok(response)));
         }
         let this = self.clone();

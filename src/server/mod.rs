@@ -4,6 +4,8 @@
 
 mod api;
 mod auth;
+#[cfg(feature = "aws")]
+mod bucket_files;
 mod dispatch;
 mod error;
 mod file_cache;
@@ -31,13 +33,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 struct AppState {
+    /// `public/` on the local tree; `None` when the registry lives in object storage (its
+    /// files are then read from the bucket).
+    local: Option<LocalTree>,
+    settings: settings::Live,
+    /// The pull-through, with `--mirror-upstream`.
+    pull: Option<crate::mirror::pull::PullThrough>,
+}
+
+struct LocalTree {
     /// Canonical path of `public/`.
     public: PathBuf,
     /// `public/` opened, to open files below it.
     public_dir: std::fs::File,
-    settings: settings::Live,
-    /// The pull-through, with `--mirror-upstream`.
-    pull: Option<crate::mirror::pull::PullThrough>,
 }
 
 impl AppState {
@@ -79,8 +87,11 @@ async fn file(
 
 /// A request for a file under `public/` (not the API), with the read check first.
 async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    let Some(local) = &state.local else {
+        return serve_remote_file(state, method, uri, headers).await;
+    };
     if state.pull.is_none() {
-        return serve_local_file(state, method, uri, headers);
+        return serve_local_file(local, state, method, uri, headers);
     }
     if let Err(refusal) = auth::check_read(&state.registry(), headers) {
         return axum::response::IntoResponse::into_response(refusal);
@@ -100,15 +111,37 @@ async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &Head
             mirror::Route::Static => {}
         }
     }
-    files::serve(&state.public_dir, &state.public, method, uri, headers)
+    files::serve(&local.public_dir, &local.public, method, uri, headers)
 }
 
 /// [`serve_file`] without a pull-through: nothing to wait for, so it is answered at once.
-fn serve_local_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+fn serve_local_file(
+    local: &LocalTree,
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
     if let Err(refusal) = auth::check_read(&state.registry(), headers) {
         return axum::response::IntoResponse::into_response(refusal);
     }
-    files::serve(&state.public_dir, &state.public, method, uri, headers)
+    files::serve(&local.public_dir, &local.public, method, uri, headers)
+}
+
+/// A file of a registry in object storage, read from the bucket.
+#[cfg(feature = "aws")]
+async fn serve_remote_file(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
+    bucket_files::serve(state.registry(), method, uri, headers).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn serve_remote_file(_: &AppState, _: &Method, _: &Uri, _: &HeaderMap) -> Response {
+    unreachable!("a registry in object storage needs the `aws` feature")
 }
 
 /// What `ktra serve` is asked to do besides serving the tree.
@@ -124,9 +157,25 @@ pub struct ServeOptions {
 
 /// Serves the registry on `listen` until interrupted.
 pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Printer) -> Result<()> {
-    let public_dir = reg.store.public_dir();
-    let public = std::fs::canonicalize(&public_dir)
-        .with_context(|| format!("failed to open `{}`", public_dir.display()))?;
+    let (local, shown) = if reg.store.is_remote() {
+        if opts.mirror_upstream.is_some() {
+            anyhow::bail!(
+                "`--mirror-upstream` is not available for a registry in object storage (the \
+                 pull-through fills a local mirror)"
+            );
+        }
+        (None, remote_location(reg))
+    } else {
+        let public_dir = reg.store.public_dir();
+        let public = std::fs::canonicalize(&public_dir)
+            .with_context(|| format!("failed to open `{}`", public_dir.display()))?;
+        let local = LocalTree {
+            public_dir: std::fs::File::open(&public)
+                .with_context(|| format!("failed to open `{}`", public_dir.display()))?,
+            public: public.clone(),
+        };
+        (Some(local), public.display().to_string())
+    };
     let pull = match &opts.mirror_upstream {
         Some(url) => Some(crate::mirror::pull::PullThrough::new(
             reg,
@@ -139,14 +188,11 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
     let limits = reg.config.serve.clone();
     let store = reg.store.clone();
     let state = Arc::new(AppState {
-        public_dir: std::fs::File::open(&public)
-            .with_context(|| format!("failed to open `{}`", public_dir.display()))?,
-        public: public.clone(),
+        local,
         settings: settings::Live::new(reg),
         pull,
     });
     let service = dispatch::Dispatch::new(state.clone(), router(state));
-    let shown = public.display();
     let served = listen::run(
         listen,
         service,
@@ -157,6 +203,14 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
     .context("the server failed");
     refusals::flush(&store);
     served
+}
+
+/// What is served, for the start line: the bucket location of the served files.
+fn remote_location(reg: &Registry) -> String {
+    reg.config
+        .storage
+        .as_ref()
+        .map_or_else(|| "object storage".to_owned(), |s| s.url.clone())
 }
 
 /// Ctrl-C or SIGTERM (a service manager's stop): requests in progress finish first, so a

@@ -33,7 +33,8 @@ pub async fn publish(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let reg = state.registry();
-    let token = check_publisher(&reg, &headers)?;
+    let asked = headers.clone();
+    let token = super::api::off(&reg, move |reg| check_publisher(reg, &asked)).await?;
     let max_crate = usize::try_from(reg.config.max_crate_size).unwrap_or(usize::MAX);
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -100,7 +101,7 @@ struct Received {
 /// Reads the body: the metadata, checked against the token as soon as it is in, then the crate
 /// bytes into a temporary file.
 async fn receive(
-    reg: &Registry,
+    reg: &Arc<Registry>,
     token: &TokenRecord,
     body: Body,
     max_crate: usize,
@@ -119,7 +120,8 @@ async fn receive(
         if file.is_none()
             && let Some(meta) = decoder.meta()
         {
-            may_publish(reg, token, &meta.name)?;
+            let (t, name) = (token.clone(), meta.name.clone());
+            super::api::off(reg, move |reg| may_publish(reg, &t, &name)).await?;
             let temp = reg
                 .store
                 .temp_file()

@@ -9,9 +9,8 @@
 use crate::index::IndexFile;
 use crate::registry::{Registry, keys};
 use crate::storage::Area;
-use crate::storage::bucket::{Bucket, Cond, Written};
+use crate::storage::bucket::{Bucket, Cond, Written, backoff};
 use anyhow::{Context, Result, bail};
-use std::time::Duration;
 use tempfile::TempPath;
 
 /// Attempts of one conditional edit before giving up (each conflict means another writer's
@@ -148,13 +147,4 @@ fn tracing_orphans(keys: &[String]) {
     if std::env::var_os("KTRA_DEBUG").is_some() {
         eprintln!("debug: the failed change left {}", keys.join(", "));
     }
-}
-
-/// Waits a random time that grows with the attempt (full jitter, capped at about 0.5 s).
-fn backoff(attempt: u32) {
-    let cap_ms = (10u64 << attempt.min(6)).min(500);
-    let mut seed = [0u8; 8];
-    let _ = getrandom::fill(&mut seed);
-    let ms = u64::from_le_bytes(seed) % (cap_ms + 1);
-    std::thread::sleep(Duration::from_millis(ms));
 }

@@ -53,6 +53,16 @@ pub struct Fetched {
     pub tag: Tag,
 }
 
+/// What [`Bucket::get_for_serving`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    Fetched(Fetched),
+    /// The client's copy is current: its ETag.
+    NotModified(Tag),
+    /// Larger than the caller's bound: its size (nothing was read).
+    TooLarge(u64),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub size: u64,
@@ -177,4 +187,14 @@ fn check_key(key: &str) -> Result<()> {
         bail!("invalid object key {key:?}: it has a control character");
     }
     Ok(())
+}
+
+/// Waits a random time that grows with the attempt of a conditional write that lost a race
+/// (full jitter, capped at about 0.5 s).
+pub fn backoff(attempt: u32) {
+    let cap_ms = (10u64 << attempt.min(6)).min(500);
+    let mut seed = [0u8; 8];
+    let _ = getrandom::fill(&mut seed);
+    let ms = u64::from_le_bytes(seed) % (cap_ms + 1);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
 }

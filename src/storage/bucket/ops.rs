@@ -3,13 +3,13 @@
 //! answer without credentials and with S3's XML cut to its code and message, a missing bucket
 //! said plainly.
 
-use super::{Bucket, Cond, Fetched, Head, Tag, Written, headers_for};
+use super::{Bucket, Cond, Fetched, Head, Served, Tag, Written, headers_for};
 use anyhow::{Context, Result, anyhow};
 use futures_util::StreamExt;
 use object_store::path::Path;
 use object_store::{
-    Attribute, Attributes, Error as StoreError, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    UpdateVersion,
+    Attribute, Attributes, Error as StoreError, GetOptions, ObjectStore, ObjectStoreExt, PutMode,
+    PutOptions, UpdateVersion,
 };
 use std::sync::atomic::Ordering;
 
@@ -29,6 +29,46 @@ impl Bucket {
                 bytes: bytes.into(),
                 tag: self.seen(tag).with_context(what)?,
             })),
+            Err(e) if self.missing_key(&e) => Ok(None),
+            Err(e) => Err(self.fail(e, what())),
+        }
+    }
+
+    /// A read for serving: `None` when there is no such key; [`Served::NotModified`] when the
+    /// object's ETag is `if_none_match` (a conditional GET: the bytes are not sent);
+    /// [`Served::TooLarge`] (the body not read) when the object is larger than `max` bytes.
+    pub fn get_for_serving(
+        &self,
+        key: &str,
+        if_none_match: Option<String>,
+        max: u64,
+    ) -> Result<Option<Served>> {
+        let what = || format!("failed to read `{key}` from {}", self.url());
+        let path = self.path(key).with_context(what)?;
+        let store = self.store();
+        let asked = if_none_match.clone();
+        let got = self.run(async move {
+            let options = GetOptions {
+                if_none_match: asked,
+                ..Default::default()
+            };
+            let got = store.get_opts(&path, options).await?;
+            let tag = got.meta.e_tag.clone();
+            if got.meta.size > max {
+                return Ok(Err((got.meta.size, tag)));
+            }
+            Ok(Ok((got.bytes().await?, tag)))
+        });
+        match got.with_context(what)? {
+            Ok(Ok((bytes, tag))) => Ok(Some(Served::Fetched(Fetched {
+                bytes: bytes.into(),
+                tag: self.seen(tag).with_context(what)?,
+            }))),
+            Ok(Err((size, _))) => Ok(Some(Served::TooLarge(size))),
+            Err(StoreError::NotModified { .. }) => {
+                self.inner.exists.store(true, Ordering::Relaxed);
+                Ok(Some(Served::NotModified(if_none_match.unwrap_or_default())))
+            }
             Err(e) if self.missing_key(&e) => Ok(None),
             Err(e) => Err(self.fail(e, what())),
         }
