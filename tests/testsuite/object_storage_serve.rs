@@ -347,9 +347,24 @@ fn cli_writers_and_two_servers_on_one_bucket_lose_nothing() {
     let servers = [serve(&reg), serve(&reg)];
     let ports = [servers[0].port, servers[1].port];
     let users = ["pub-a", "pub-b", "pub-c", "pub-d", "pub-e", "pub-f"];
-    for user in users {
-        reg.run(&local, &["user", "add", user]).success();
-    }
+    // Users added at once by several processes: each gets an id of its own.
+    std::thread::scope(|s| {
+        for user in users {
+            let (reg, local) = (&reg, &local);
+            s.spawn(move || reg.run(local, &["user", "add", user]).success());
+        }
+    });
+    let mut ids: Vec<u64> = users
+        .iter()
+        .map(|u| {
+            let record = state_object(&reg, &format!("users/{u}.json")).expect("a user record");
+            let record: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+            record["id"].as_u64().expect("an id")
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), users.len(), "users share ids: {ids:?}");
     // Tokens created at once by several processes: each is recorded and works.
     let tokens: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = users
