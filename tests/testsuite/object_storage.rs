@@ -38,7 +38,7 @@ impl BucketRegistry {
             bucket: bucket.to_owned(),
         };
         let mut args: Vec<&std::ffi::OsStr> = vec!["init".as_ref(), reg.dir.as_os_str()];
-        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
         reg.ktra(local, &args, false).args_done().success();
         reg
     }
