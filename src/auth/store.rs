@@ -34,6 +34,15 @@ pub fn users(store: &Store) -> Result<Vec<User>> {
     Ok(out)
 }
 
+/// Takes a user id for `login`; `false` when another writer took it first (object storage;
+/// on the local tree the caller holds the lock and the id is free).
+pub fn reserve_user_id(store: &Store, id: u32, login: &str) -> Result<bool> {
+    if !store.is_remote() {
+        return Ok(true);
+    }
+    create_json(store, &format!("user-ids/{id}.json"), login)
+}
+
 /// Records a new user; `false` (nothing written) when the login is taken.
 pub fn create_user(store: &Store, user: &User) -> Result<bool> {
     create_json(store, &user_key(&user.login), user)

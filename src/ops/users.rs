@@ -22,12 +22,16 @@ pub fn add_user(
     if store::user(&reg.store, login)?.is_some() {
         bail!("user `{login}` already exists");
     }
-    let id = store::users(&reg.store)?
+    let mut id = store::users(&reg.store)?
         .iter()
         .map(|u| u.id)
         .max()
         .unwrap_or(0)
         + 1;
+    // Users added at once on object storage would see the same largest id.
+    while !store::reserve_user_id(&reg.store, id, login)? {
+        id += 1;
+    }
     let user = User {
         id,
         login: login.to_owned(),

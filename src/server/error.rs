@@ -33,7 +33,7 @@ impl ApiError {
             Some(Refusal::NotOwner(_)) => StatusCode::FORBIDDEN,
             Some(Refusal::Exists(_)) => StatusCode::CONFLICT,
             None if lock_timed_out(e) => StatusCode::SERVICE_UNAVAILABLE,
-            None if e.chain().any(|c| c.is::<std::io::Error>()) => {
+            None if e.chain().any(|c| c.is::<std::io::Error>()) || store_failed(e) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             None => StatusCode::BAD_REQUEST,
@@ -75,6 +75,19 @@ fn lock_timed_out(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
     })
+}
+
+/// Whether object storage failed (not the request).
+fn store_failed(e: &anyhow::Error) -> bool {
+    #[cfg(feature = "aws")]
+    return e
+        .chain()
+        .any(|c| c.is::<crate::storage::bucket::StoreFailure>());
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// A message fit for a client: no credentials, no absolute path of the registry.
@@ -139,6 +152,18 @@ mod tests {
             api.detail,
             "bad thing in `state/tmp/.tmp1` from https://***@h/x"
         );
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn a_failure_of_object_storage_is_the_servers() {
+        let e = anyhow::Error::new(crate::storage::bucket::StoreFailure(
+            "Generic S3 error: 503 SlowDown".into(),
+        ))
+        .context("failed to write `index/3/a/abc` to s3://bucket");
+        let api = ApiError::from_op(&e, Path::new("/srv/reg"));
+        assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(api.detail.contains("request id"), "{}", api.detail);
     }
 
     #[test]

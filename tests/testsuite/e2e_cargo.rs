@@ -782,9 +782,20 @@ fn a_private_registry_serves_only_with_a_read_token() {
 /// The consumer builds from a private registry at `index` with a `read` token and fails
 /// cleanly without one.
 pub fn check_token_build(reg: &Registry, index: &str, tag: &str) {
-    reg.ktra(["user", "add", &format!("{tag}-reader")])
-        .success();
-    let read = reg.token(&[&format!("{tag}-reader"), "--scope", "read"]);
+    check_token_build_with(reg, index, tag, &|login| {
+        reg.ktra(["user", "add", login]).success();
+        reg.token(&[login, "--scope", "read"])
+    });
+}
+
+/// [`check_token_build`] with the user added and its `read` token made by `new_reader`.
+pub fn check_token_build_with(
+    reg: &Registry,
+    index: &str,
+    tag: &str,
+    new_reader: &dyn Fn(&str) -> String,
+) {
+    let read = new_reader(&format!("{tag}-reader"));
     let (mut with_token, _) = reg.consumer_command(index, tag);
     with_token
         .env("CARGO_REGISTRIES_DEMO_CREDENTIAL_PROVIDER", "cargo:token")

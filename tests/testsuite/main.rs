@@ -15,6 +15,7 @@ mod hardening_storage;
 mod mirror;
 mod nginx;
 mod object_storage;
+mod object_storage_serve;
 mod s3_server;
 mod serve;
 mod serve_cache;

@@ -14,14 +14,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A registry in two buckets of one moto server, with a folder for its `ktra.toml`.
-struct BucketRegistry {
-    s3: S3Server,
-    dir: PathBuf,
-    bucket: String,
+pub struct BucketRegistry {
+    pub s3: S3Server,
+    pub dir: PathBuf,
+    pub bucket: String,
 }
 
 impl BucketRegistry {
-    fn new(local: &Registry, bucket: &str) -> BucketRegistry {
+    pub fn new(local: &Registry, bucket: &str) -> BucketRegistry {
+        Self::with_init_args(local, bucket, &[])
+    }
+
+    /// [`BucketRegistry::new`] with more arguments for `ktra init` (`--auth-required`, ...).
+    pub fn with_init_args(local: &Registry, bucket: &str, extra: &[&str]) -> BucketRegistry {
         let s3 = S3Server::start();
         s3.create_bucket(bucket);
         // The served bucket is a static host: anyone may read it; the state bucket is not.
@@ -32,18 +37,18 @@ impl BucketRegistry {
             dir: local.base().join(format!("{bucket}-settings")),
             bucket: bucket.to_owned(),
         };
-        reg.ktra(local, &["init".as_ref(), reg.dir.as_os_str()], false)
-            .args_done()
-            .success();
+        let mut args: Vec<&std::ffi::OsStr> = vec!["init".as_ref(), reg.dir.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        reg.ktra(local, &args, false).args_done().success();
         reg
     }
 
     /// Where the bucket's objects are read anonymously (path-style).
-    fn base_url(&self) -> String {
+    pub fn base_url(&self) -> String {
         format!("{}/{}", self.s3.endpoint(), self.bucket)
     }
 
-    fn sparse_index(&self) -> String {
+    pub fn sparse_index(&self) -> String {
         format!("sparse+{}/index/", self.base_url())
     }
 
@@ -79,13 +84,13 @@ impl BucketRegistry {
         }
     }
 
-    fn run(&self, local: &Registry, args: &[&str]) -> Outcome {
+    pub fn run(&self, local: &Registry, args: &[&str]) -> Outcome {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         self.ktra(local, &args, true).args_done()
     }
 
     /// An object read anonymously over plain HTTP, as cargo reads it: (status, headers, body).
-    fn get(&self, key: &str) -> (u16, String, Vec<u8>) {
+    pub fn get(&self, key: &str) -> (u16, String, Vec<u8>) {
         let r = self.s3.get(&format!("/{}/{key}", self.bucket));
         let headers: Vec<String> = r.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         (r.status, headers.join("\n"), r.body)
@@ -333,6 +338,6 @@ fn concurrent_writers_lose_nothing() {
     reg.run(&local, &["verify"]).success();
 }
 
-fn index_path(name: &str) -> String {
+pub fn index_path(name: &str) -> String {
     ktra::index::path::index_path(name).expect("a crate name")
 }

@@ -69,6 +69,13 @@ pub struct Head {
     pub tag: Tag,
 }
 
+/// What the store answered to a failed operation (a network failure, a 5xx, a refusal of the
+/// credentials): a failure of the store, not of the request that caused the operation, so the
+/// web API answers it with 500 and logs it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreFailure(pub String);
+
 #[derive(Clone)]
 pub struct Bucket {
     inner: Arc<Inner>,

@@ -201,7 +201,8 @@ impl Bucket {
     /// The error of an operation: `what`, caused by the store's answer (credentials in a URL
     /// taken out), with a plain cause first when the bucket does not exist.
     fn fail(&self, e: StoreError, what: String) -> anyhow::Error {
-        let mut err = anyhow!(tidy(&crate::redact::url_credentials(&e.to_string())));
+        let said = tidy(&crate::redact::url_credentials(&e.to_string()));
+        let mut err = anyhow::Error::new(super::StoreFailure(said));
         if no_such_bucket(&e) {
             err = err.context(format!(
                 "the bucket `{}` does not exist (create it, or check the endpoint and region)",
