@@ -515,3 +515,40 @@ pub fn default_settings_dir(source_root: &Path) -> PathBuf {
         .unwrap_or(source_root)
         .join(format!("{name}-s3"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_registrys_own_private_files_are_copied() {
+        for kept in [
+            "users/alice.json",
+            "tokens/ab.json",
+            "owners/x.json",
+            "meta/x.json",
+            "site/pages.json",
+            "audit.jsonl",
+        ] {
+            assert!(copied_private(kept), "{kept}");
+        }
+        for left in [
+            "lock",
+            "pending.json",
+            "migrate.json",
+            "tmp/p-1-x/f",
+            "mirror/lock",
+            "mirror/upstream/se/rd/serde",
+        ] {
+            assert!(!copied_private(left), "{left}");
+        }
+    }
+
+    #[test]
+    fn settings_go_beside_the_registry_folder_by_default() {
+        assert_eq!(
+            default_settings_dir(Path::new("/srv/registry")),
+            Path::new("/srv/registry-s3")
+        );
+    }
+}
