@@ -332,6 +332,36 @@ fn a_target_holding_a_registry_is_refused_and_left_alone() {
     .success();
     assert!(!list.stdout.contains("demo-base"), "{}", list.stdout);
 
+    // While another process holds the source's lock (a change in progress), nothing is read.
+    let (free_public, free_state) = buckets(&s3, "free");
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(local.root.join("state/lock"))
+        .expect("open the lock file");
+    lock.lock().expect("take the registry lock");
+    let out = ktra_s3(
+        &local,
+        &s3,
+        &[("KTRA_LOCK_TIMEOUT", "1s")],
+        &os(&[
+            "migrate",
+            "--to",
+            &free_public,
+            "--state-to",
+            &free_state,
+            "--settings-dir",
+            local.base().join("free-settings").to_str().expect("utf-8"),
+        ]),
+    )
+    .failure();
+    assert!(
+        out.stderr.contains("failed to lock the registry"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(s3.get("/free/crates/demo-base-1.0.0.crate").status, 404);
+    drop(lock);
+
     // The registry in the bucket cannot be copied over a folder that is a registry either.
     let before = tree(&local.root);
     let out = ktra_s3(
