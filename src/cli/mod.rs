@@ -5,6 +5,7 @@ mod add;
 mod init;
 mod list;
 mod maintain;
+mod migrate;
 mod mirror;
 mod owner;
 mod serve;
@@ -83,6 +84,8 @@ enum Command {
     Export(transfer::ExportArgs),
     /// Check an archive from `ktra export` and apply it to this registry.
     Import(transfer::ImportArgs),
+    /// Copy the registry into object storage (`--to s3://…`), or from there into a folder, verified.
+    Migrate(migrate::MigrateArgs),
 }
 
 pub struct Context {
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Owner(c) => owner::run(c, &ctx),
         Command::Export(a) => transfer::export(a, &ctx),
         Command::Import(a) => transfer::import(a, &ctx),
+        Command::Migrate(a) => migrate::run(a, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

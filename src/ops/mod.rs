@@ -7,6 +7,8 @@ pub(crate) mod change;
 pub mod init;
 pub mod inspect;
 pub mod list;
+#[cfg(feature = "aws")]
+pub mod migrate;
 mod order;
 pub mod owners;
 pub mod rebuild;

@@ -59,6 +59,11 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     verify_once(reg)
 }
 
+/// [`verify`] for a caller that holds the registry lock already (one reading, no lock taken).
+pub fn verify_held(reg: &Registry) -> Result<Report> {
+    verify_once(reg)
+}
+
 fn verify_once(reg: &Registry) -> Result<Report> {
     let store = &reg.store;
     let mut report = Report::default();

@@ -42,7 +42,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Which of the two trees a key lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Area {
     Public,
     State,

@@ -12,6 +12,7 @@ mod hardening_mirror;
 mod hardening_perf;
 mod hardening_serve;
 mod hardening_storage;
+mod migrate;
 mod mirror;
 mod nginx;
 mod object_storage;
