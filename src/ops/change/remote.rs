@@ -20,8 +20,6 @@ const ATTEMPTS: u32 = 50;
 pub struct Remote<'a> {
     reg: &'a Registry,
     op: String,
-    /// Crate files this change created (named when it fails before its index lines).
-    created: Vec<String>,
     /// Crate files to remove once their lines are gone.
     removed: Vec<String>,
 }
@@ -31,17 +29,19 @@ impl<'a> Remote<'a> {
         Ok(Self {
             reg,
             op: op.to_owned(),
-            created: Vec::new(),
             removed: Vec::new(),
         })
     }
 
-    fn bucket(&self, area: Area) -> &'a Bucket {
+    fn buckets(&self) -> &'a crate::storage::objects::Buckets {
         self.reg
             .store
             .bucket()
             .expect("a remote change runs on object storage")
-            .area(area)
+    }
+
+    fn bucket(&self, area: Area) -> &'a Bucket {
+        self.buckets().area(area)
     }
 
     pub fn put_crate(&mut self, name: &str, vers: &str, temp: TempPath) -> Result<()> {
@@ -50,7 +50,7 @@ impl<'a> Remote<'a> {
             .with_context(|| format!("failed to read the packed `{name}@{vers}`"))?;
         let bucket = self.bucket(Area::Public);
         match bucket.put(&key, bytes.clone(), Cond::IfAbsent)? {
-            Written::Done(_) => self.created.push(key),
+            Written::Done(_) => {}
             Written::Conflict => {
                 let same = bucket.get(&key)?.is_some_and(|f| f.bytes == bytes);
                 if !same {
@@ -106,31 +106,18 @@ impl<'a> Remote<'a> {
     }
 
     pub fn put_public(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
-        self.reg
-            .store
-            .bucket()
-            .expect("a remote change runs on object storage")
-            .put(Area::Public, key, bytes.to_vec())
+        self.buckets().put(Area::Public, key, bytes.to_vec())
     }
 
     pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
-        self.reg
-            .store
-            .bucket()
-            .expect("a remote change runs on object storage")
-            .put(Area::State, key, bytes.to_vec())
+        self.buckets().put(Area::State, key, bytes.to_vec())
     }
 
     /// The change failed. Crate files it created stay: another writer adding the same
     /// version with the same bytes may already have named one in its index line, and no
     /// delete can be made conditional on that. One no line names is an orphan, which
-    /// `ktra verify` reports and `ktra verify --fix` removes once it is old enough not to
-    /// belong to a change in flight.
-    pub fn abandon(self) {
-        if !self.created.is_empty() {
-            tracing_orphans(&self.created);
-        }
-    }
+    /// `ktra verify` lists as pending.
+    pub fn abandon(self) {}
 
     pub fn land(self) -> Result<()> {
         crate::storage::crash::point("before-crate-removal");
@@ -138,13 +125,5 @@ impl<'a> Remote<'a> {
             self.bucket(Area::Public).delete(key)?;
         }
         Ok(())
-    }
-}
-
-/// Names the crate files a failed change leaves (at debug level: the change's error says
-/// what failed).
-fn tracing_orphans(keys: &[String]) {
-    if std::env::var_os("KTRA_DEBUG").is_some() {
-        eprintln!("debug: the failed change left {}", keys.join(", "));
     }
 }
