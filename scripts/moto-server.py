@@ -37,6 +37,9 @@ class OneAtATime:
         # Requests answered, by method: read by the benchmark at GET /_ktra/requests (not a
         # valid bucket name, so it never shadows one).
         self.counts = {}
+        # The requests themselves ("METHOD /path?query"), read and cleared at GET /_ktra/log:
+        # which requests a command makes, for the benchmark and for debugging.
+        self.log = []
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/_ktra/requests":
@@ -44,9 +47,19 @@ class OneAtATime:
                 body = json.dumps(self.counts).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        if environ.get("PATH_INFO") == "/_ktra/log":
+            with self.lock:
+                body = json.dumps(self.log).encode()
+                self.log = []
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
         with self.lock:
             method = environ.get("REQUEST_METHOD", "?")
             self.counts[method] = self.counts.get(method, 0) + 1
+            if len(self.log) < 100_000:
+                query = environ.get("QUERY_STRING", "")
+                path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+                self.log.append(f"{method} {path}")
             try:
                 result = self.app(environ, start_response)
                 try:

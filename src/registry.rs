@@ -55,10 +55,8 @@ impl Registry {
         match (&config.storage, &config.state) {
             #[cfg(feature = "aws")]
             (Some(public), Some(state)) => {
-                let buckets = crate::storage::objects::Buckets {
-                    public: public.connect()?,
-                    state: state.connect()?,
-                };
+                let buckets =
+                    crate::storage::objects::Buckets::new(public.connect()?, state.connect()?);
                 Ok(Store::in_buckets(root, buckets))
             }
             (None, _) => Ok(Store::new(root)),

@@ -56,7 +56,8 @@ pub fn sparse_url(reg: &Registry) -> String {
 
 /// Whether the tree holds a mirror.
 pub fn exists(reg: &Registry) -> bool {
-    reg.store.exists(crate::storage::Area::Public, CONFIG_JSON)
+    // Mirrors are not kept on object storage (`sync-mirror` refuses it): no request to look.
+    !reg.store.is_remote() && reg.store.exists(crate::storage::Area::Public, CONFIG_JSON)
 }
 
 #[cfg(test)]

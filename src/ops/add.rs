@@ -233,16 +233,18 @@ fn write(tx: &mut Tx<'_>, mut plan: Plan) -> Result<()> {
             new_lines.push((vers, line));
         }
         if site {
-            let mut meta = crate::ops::site::meta_store::load(&reg.store, &crate_name)?;
-            meta.record_added(&file, added);
-            tx.put_state(
-                &crate::ops::site::meta_store::key(&crate_name),
-                &meta.to_bytes(),
-            )?;
+            use crate::ops::site::meta_store;
+            let bytes = tx.modify_state(&meta_store::key(&crate_name), |old| {
+                let mut meta = meta_store::parse(&crate_name, old)?;
+                meta.record_added(&file, added.clone());
+                Ok(meta.to_bytes())
+            })?;
+            let meta = meta_store::parse(&crate_name, Some(&bytes))?;
             sources.push(crate::ops::site::CrateSource {
                 name: crate_name.clone(),
                 file,
                 meta,
+                tag: None,
             });
         }
         groups.push((crate_name, new_lines, ahead));

@@ -138,7 +138,8 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
     // the inspection of other crates. An empty folder changes nothing for cargo.
     let index_key = crate::registry::keys::index(&entry.name)?;
     store.make_parent(Area::Public, &index_key)?;
-    let index_temp = if store.exists(Area::Public, &index_key) {
+    // Object storage writes index files by conditional writes, never from this file.
+    let index_temp = if store.is_remote() || store.exists(Area::Public, &index_key) {
         None
     } else {
         let mut t = store.temp_file()?;

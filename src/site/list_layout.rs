@@ -36,6 +36,11 @@ pub struct PageRef {
     /// Short hash of the page's search part, so browsers may cache it by URL.
     #[serde(default)]
     pub hash: String,
+    /// Names the object that holds the page's summaries (random, new with every content): a
+    /// change writes a page's new content under a new name and then the layout that points
+    /// at it, so writers on object storage coordinate through the layout alone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub object: String,
 }
 
 impl PageRef {
@@ -45,6 +50,7 @@ impl PageRef {
             bound,
             count: 0,
             hash: String::new(),
+            object: String::new(),
         }
     }
 

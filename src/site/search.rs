@@ -113,6 +113,7 @@ mod tests {
             description: None,
             keywords: vec![],
             updated: None,
+            pages: Vec::new(),
         };
         let text = String::from_utf8(search_index(&[bare])).unwrap();
         assert_eq!(text, r#"{"v":1,"c":[["a","1.0.0"]]}"#);

@@ -28,7 +28,7 @@ pub struct MirrorInfo {
 }
 
 /// One crate in lists (home page, search).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrateSummary {
     pub name: String,
     /// Newest non-yanked version (newest version when all are yanked).
@@ -37,10 +37,14 @@ pub struct CrateSummary {
     pub keywords: Vec<String>,
     /// Publish time of that version (RFC 3339), when known.
     pub updated: Option<String>,
+    /// The keys of the crate's pages besides `c/NAME.html` (all versions, all features, the
+    /// whole README), so that a change removes only pages that exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<String>,
 }
 
 /// One release, for "recent releases" and the Atom feed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     pub name: String,
     pub version: String,

@@ -12,6 +12,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use tempfile::TempPath;
 
+/// What [`Batch::into_parts`] gives: the staged files (area, key, bytes) and the removals.
+pub type Parts = (Vec<(Area, String, Vec<u8>)>, Vec<(Area, String)>);
+
 pub struct Batch<'a> {
     store: &'a Store,
     staged: Vec<(Area, String, TempPath)>,
@@ -113,6 +116,19 @@ impl<'a> Batch<'a> {
             .map(|(a, k, _)| (*a, k.clone()))
             .chain(self.kept.iter().cloned())
             .collect()
+    }
+
+    /// What the batch holds, for a caller that writes it itself (the site's conditional
+    /// update on object storage): each staged file's area, key and bytes, in order, and the
+    /// keys staged for removal.
+    pub fn into_parts(mut self) -> Result<Parts> {
+        let mut staged = Vec::with_capacity(self.staged.len());
+        for (area, key, tmp) in std::mem::take(&mut self.staged) {
+            let bytes = fs::read(&tmp)
+                .with_context(|| format!("failed to read the staged file for `{key}`"))?;
+            staged.push((area, key, bytes));
+        }
+        Ok((staged, std::mem::take(&mut self.removed)))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,14 +4,24 @@
 //! change pipeline through [`Buckets::area`].
 
 use super::Area;
-use super::bucket::{Bucket, Cond, Written};
+use super::bucket::{Bucket, Cond, Fetched, Written};
 use anyhow::{Result, bail};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct Buckets {
     pub public: Bucket,
     pub state: Bucket,
+    /// Index files this process read lately, as read (`None`: absent), so that a change's
+    /// conditional write can start from what its validation read instead of reading it
+    /// again. Possibly stale: a stale entry only costs the write a conflict and a re-read.
+    seen: Arc<Mutex<HashMap<String, Option<Fetched>>>>,
 }
+
+/// Most index files remembered in [`Buckets::seen`] (a bulk add reads more; those are read
+/// again when written).
+const SEEN: usize = 64;
 
 impl std::fmt::Debug for Buckets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -20,6 +30,19 @@ impl std::fmt::Debug for Buckets {
 }
 
 impl Buckets {
+    pub fn new(public: Bucket, state: Bucket) -> Self {
+        Self {
+            public,
+            state,
+            seen: Arc::default(),
+        }
+    }
+
+    /// What [`Buckets::read`] last read of a public index file, forgotten once taken.
+    pub fn take_seen(&self, key: &str) -> Option<Option<Fetched>> {
+        self.seen.lock().ok()?.remove(key)
+    }
+
     pub fn area(&self, area: Area) -> &Bucket {
         match area {
             Area::Public => &self.public,
@@ -28,7 +51,15 @@ impl Buckets {
     }
 
     pub fn read(&self, area: Area, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.area(area).get(key)?.map(|f| f.bytes))
+        let found = self.area(area).get(key)?;
+        if area == Area::Public
+            && key.starts_with("index/")
+            && let Ok(mut seen) = self.seen.lock()
+            && (seen.len() < SEEN || seen.contains_key(key))
+        {
+            seen.insert(key.to_owned(), found.clone());
+        }
+        Ok(found.map(|f| f.bytes))
     }
 
     pub fn exists(&self, area: Area, key: &str) -> bool {

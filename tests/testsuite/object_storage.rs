@@ -336,6 +336,59 @@ fn concurrent_writers_lose_nothing() {
         }
     }
     reg.run(&local, &["verify"]).success();
+    site_lists_every_crate(&reg, &jobs);
+}
+
+/// The derived objects converged: every crate is on the home page and its list page, in the
+/// search index, and its page shows its newest version.
+fn site_lists_every_crate(reg: &BucketRegistry, jobs: &[Vec<Version>]) {
+    let text = |key: &str| {
+        let (status, _, body) = reg.get(key);
+        assert_eq!(status, 200, "{key}");
+        String::from_utf8(body).expect("utf-8 page")
+    };
+    let home = text("index.html");
+    let list = text("all/s.html");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text("search-index.json")).expect("search manifest");
+    let mut search = String::new();
+    for part in manifest["parts"].as_array().expect("parts") {
+        let key = part
+            .as_str()
+            .expect("a part")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        search.push_str(&text(key));
+    }
+    for job in jobs {
+        let name = job[0].name;
+        let newest = jobs
+            .iter()
+            .flatten()
+            .filter(|v| v.name == name)
+            .map(|v| semver::Version::parse(v.vers).expect("a version"))
+            .max()
+            .expect("a version");
+        let link = format!("c/{name}.html");
+        assert!(
+            home.contains(&link),
+            "{name} is not on the home page:\n{home}"
+        );
+        assert!(
+            list.contains(&link),
+            "{name} is not on its list page:\n{list}"
+        );
+        assert!(
+            search.contains(&format!("[\"{name}\",\"{newest}\"")),
+            "{name} {newest} is not in the search index:\n{search}"
+        );
+        let page = text(&link);
+        assert!(
+            page.contains(&newest.to_string()),
+            "{link} lacks {newest}:\n{page}"
+        );
+    }
 }
 
 pub fn index_path(name: &str) -> String {

@@ -113,6 +113,18 @@ impl<'a> Local<'a> {
         self.crates.put(Area::State, key, bytes)
     }
 
+    /// Under the lock nobody else changes the record: read, edit, stage.
+    pub fn modify_state(
+        &mut self,
+        key: &str,
+        mut edit: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        let old = self.reg().store.read(Area::State, key)?;
+        let bytes = edit(old.as_deref())?;
+        self.put_state(key, &bytes)?;
+        Ok(bytes)
+    }
+
     /// Nothing was written: staged temporary files go with the batches.
     pub fn abandon(self) {}
 

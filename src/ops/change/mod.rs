@@ -174,6 +174,21 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Changes a private record (the site's metadata of a crate): `edit` gets its current
+    /// bytes (`None` when there is none) and returns the new ones, which this returns. On
+    /// object storage it is re-run on a conflict, like [`Tx::modify_index`]'s closure.
+    pub fn modify_state(
+        &mut self,
+        key: &str,
+        edit: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        match &mut self.inner {
+            Inner::Local(l) => l.modify_state(key, edit),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.modify_state(key, edit),
+        }
+    }
+
     fn abandon(self) {
         match self.inner {
             Inner::Local(l) => l.abandon(),
@@ -189,12 +204,62 @@ impl<'a> Tx<'a> {
             Inner::Local(l) => l.land(&message, site),
             #[cfg(feature = "aws")]
             Inner::Remote(r) => {
-                r.land()?;
-                after(self.reg, self.printer, site);
+                let written = r.land()?;
+                if let Err(e) = remote_site(self.reg, site, written) {
+                    self.printer.warn(format!(
+                        "failed to update the site (run `ktra site` to rebuild it): {e:#}"
+                    ));
+                }
                 Ok(())
             }
         }
     }
+}
+
+/// The site's part of a change on object storage, from the index files it wrote.
+#[cfg(feature = "aws")]
+fn remote_site(reg: &Registry, site: SiteEffect, written: remote::WrittenFiles) -> Result<()> {
+    if !crate::ops::site::enabled(reg) {
+        // Its state goes, so that the first change once the site is on again builds it all.
+        return reg.store.remove(
+            crate::storage::Area::State,
+            crate::ops::site::crate_list::STATE,
+        );
+    }
+    let given = match site {
+        SiteEffect::None => return Ok(()),
+        SiteEffect::Rebuild => return crate::ops::site::build_all(reg).map(drop),
+        SiteEffect::Crates(names) => names.into_iter().map(|n| (n, None)).collect(),
+        SiteEffect::Sources(sources) => sources
+            .into_iter()
+            .map(|s| (s.name.clone(), Some(s)))
+            .collect::<Vec<_>>(),
+    };
+    let mut sources = Vec::with_capacity(given.len());
+    for (name, source) in given {
+        let source = match (written.get(&name), source) {
+            // The index file as written, and the metadata as the change recorded it.
+            (Some((bytes, tag)), Some(source)) => CrateSource {
+                file: crate::index::IndexFile::parse(bytes).unwrap_or_default(),
+                tag: Some(tag.clone()),
+                ..source
+            },
+            (Some((bytes, tag)), None) => {
+                CrateSource::from_bytes(&reg.store, &name, bytes, Some(tag.clone()))?
+            }
+            (None, _) => {
+                let key = crate::registry::keys::index(&name)?;
+                let bucket = reg.store.bucket().expect("object storage");
+                let (bytes, tag) = match bucket.area(crate::storage::Area::Public).get(&key)? {
+                    Some(f) => (f.bytes, Some(f.tag)),
+                    None => (Vec::new(), None),
+                };
+                CrateSource::from_bytes(&reg.store, &name, &bytes, tag)?
+            }
+        };
+        sources.push(source);
+    }
+    crate::ops::site::remote::update(reg, sources)
 }
 
 /// The site's part once a change has landed: failures are warnings (the change stands).

@@ -22,7 +22,13 @@ pub struct Remote<'a> {
     op: String,
     /// Crate files to remove once their lines are gone.
     removed: Vec<String>,
+    /// The index files as this change wrote them, with their new ETags, by crate name: what
+    /// the site renders from (they may hold other writers' lines too).
+    written: WrittenFiles,
 }
+
+/// See [`Remote::written`].
+pub type WrittenFiles = std::collections::HashMap<String, (Vec<u8>, String)>;
 
 impl<'a> Remote<'a> {
     pub fn begin(reg: &'a Registry, op: &str) -> Result<Self> {
@@ -30,6 +36,7 @@ impl<'a> Remote<'a> {
             reg,
             op: op.to_owned(),
             removed: Vec::new(),
+            written: WrittenFiles::new(),
         })
     }
 
@@ -72,8 +79,14 @@ impl<'a> Remote<'a> {
     ) -> Result<()> {
         let key = keys::index(name)?;
         let bucket = self.bucket(Area::Public);
+        // The first attempt starts from what validation read, when this process read it.
+        let mut known = self.buckets().take_seen(&key);
         for attempt in 0..ATTEMPTS {
-            let (mut file, cond) = match bucket.get(&key)? {
+            let found = match known.take() {
+                Some(found) => found,
+                None => bucket.get(&key)?,
+            };
+            let (mut file, cond) = match found {
                 Some(found) => {
                     let file = IndexFile::parse(&found.bytes)
                         .with_context(|| format!("failed to read the index file of `{name}`"))?;
@@ -85,9 +98,11 @@ impl<'a> Remote<'a> {
             // An index file left without lines stays, empty: removing it could not be made
             // conditional on the content it was read with. Cargo reads it as a crate with no
             // versions.
-            match bucket.put(&key, file.to_bytes(), cond)? {
-                Written::Done(_) => {
+            let bytes = file.to_bytes();
+            match bucket.put(&key, bytes.clone(), cond)? {
+                Written::Done(tag) => {
                     crate::storage::crash::point("index-partial");
+                    self.written.insert(name.to_owned(), (bytes, tag));
                     return Ok(());
                 }
                 Written::Conflict => backoff(attempt),
@@ -113,17 +128,42 @@ impl<'a> Remote<'a> {
         self.buckets().put(Area::State, key, bytes.to_vec())
     }
 
+    /// A private record changed by the same conditional loop as an index file.
+    pub fn modify_state(
+        &mut self,
+        key: &str,
+        mut edit: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        let bucket = self.bucket(Area::State);
+        for attempt in 0..ATTEMPTS {
+            let found = bucket.get(key)?;
+            let cond = found
+                .as_ref()
+                .map_or(Cond::IfAbsent, |f| Cond::IfMatch(f.tag.clone()));
+            let bytes = edit(found.as_ref().map(|f| f.bytes.as_slice()))?;
+            match bucket.put(key, bytes.clone(), cond)? {
+                Written::Done(_) => return Ok(bytes),
+                Written::Conflict => backoff(attempt),
+            }
+        }
+        bail!(
+            "failed to {}: `{key}` kept changing under {ATTEMPTS} attempts (other writers); try again",
+            self.op
+        )
+    }
+
     /// The change failed. Crate files it created stay: another writer adding the same
     /// version with the same bytes may already have named one in its index line, and no
     /// delete can be made conditional on that. One no line names is an orphan, which
     /// `ktra verify` lists as pending.
     pub fn abandon(self) {}
 
-    pub fn land(self) -> Result<()> {
+    /// Removes the crate files no line names any more; the index files written.
+    pub fn land(self) -> Result<WrittenFiles> {
         crate::storage::crash::point("before-crate-removal");
         for key in &self.removed {
             self.bucket(Area::Public).delete(key)?;
         }
-        Ok(())
+        Ok(self.written)
     }
 }

@@ -33,6 +33,7 @@ fn summary(name: &str) -> CrateSummary {
         description: Some(format!("{name} does things")),
         keywords: vec!["kw".into()],
         updated: None,
+        pages: Vec::new(),
     }
 }
 
@@ -49,8 +50,7 @@ fn change(reg: &Registry, crates: &[(String, bool)]) {
     batch.commit().unwrap();
 }
 
-/// What the list wrote: every file under `all/`, `search/` and `state/site/` but the recent
-/// releases (which `ktra init` wrote with the empty site).
+/// What the list wrote: every file under `all/`, `search/` and `state/site/`.
 fn files(reg: &Registry) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for (area, dir) in [
@@ -59,12 +59,31 @@ fn files(reg: &Registry) -> BTreeMap<String, Vec<u8>> {
         (Area::State, "site"),
     ] {
         for key in reg.store.walk(area, dir).unwrap() {
-            if key != super::RECENT_KEY {
-                out.insert(key.clone(), reg.store.read(area, &key).unwrap().unwrap());
-            }
+            let bytes = reg.store.read(area, &key).unwrap().unwrap();
+            out.insert(normal_key(&key), normal_bytes(&key, bytes));
         }
     }
     out
+}
+
+/// A page's summaries without the random part of their name.
+fn normal_key(key: &str) -> String {
+    match key.strip_prefix("site/list/") {
+        Some(rest) => format!("site/list/{}", rest.split('.').next().unwrap()),
+        None => key.to_owned(),
+    }
+}
+
+/// The state without the random names of the pages' summaries.
+fn normal_bytes(key: &str, bytes: Vec<u8>) -> Vec<u8> {
+    if key != super::crate_list::STATE {
+        return bytes;
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    for page in v["pages"].as_array_mut().unwrap() {
+        assert!(page.as_object_mut().unwrap().remove("object").is_some());
+    }
+    serde_json::to_vec(&v).unwrap()
 }
 
 fn full_build_of(reg: &Registry, names: &[String]) -> BTreeMap<String, Vec<u8>> {
@@ -76,10 +95,16 @@ fn full_build_of(reg: &Registry, names: &[String]) -> BTreeMap<String, Vec<u8>> 
     list.write(reg, &templates, &site, &mut batch).unwrap();
     let keys = batch.keys();
     batch.commit().unwrap();
+    // As `ktra site` does: the summaries the new state does not name go.
+    for key in reg.store.walk(Area::State, "site/list").unwrap() {
+        if !keys.contains(&(Area::State, key.clone())) {
+            reg.store.remove(Area::State, &key).unwrap();
+        }
+    }
     keys.into_iter()
         .map(|(area, key)| {
             let bytes = reg.store.read(area, &key).unwrap().unwrap();
-            (key, bytes)
+            (normal_key(&key), normal_bytes(&key, bytes))
         })
         .collect()
 }
@@ -87,7 +112,7 @@ fn full_build_of(reg: &Registry, names: &[String]) -> BTreeMap<String, Vec<u8>> 
 fn layout(reg: &Registry) -> Vec<(String, usize)> {
     let bytes = reg
         .store
-        .read(Area::State, "site/pages.json")
+        .read(Area::State, super::crate_list::STATE)
         .unwrap()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -191,7 +216,8 @@ fn a_page_that_disagrees_with_the_layout_is_damage() {
     let reg = registry(dir.path());
     change(&reg, &[("alpha".into(), true), ("avocado".into(), true)]);
     // A crash between renames could leave the page of an older change.
-    let key = "site/list/a.json";
+    let key = reg.store.walk(Area::State, "site/list").unwrap().remove(0);
+    let key = key.as_str();
     let page: BTreeMap<String, CrateSummary> =
         serde_json::from_slice(&reg.store.read(Area::State, key).unwrap().unwrap()).unwrap();
     let older: BTreeMap<_, _> = page.into_iter().take(1).collect();

@@ -56,11 +56,14 @@ pub struct Rendered {
 }
 
 /// What a crate's pages are made from: its index file and its metadata.
+#[derive(Clone)]
 pub struct CrateSource {
     /// As the index spells it (as asked for, when no version is left).
     pub name: String,
     pub file: IndexFile,
     pub meta: CrateMeta,
+    /// On object storage, the ETag of the index file `file` is (`None`: unknown, or local).
+    pub tag: Option<String>,
 }
 
 impl CrateSource {
@@ -68,15 +71,40 @@ impl CrateSource {
     /// left).
     pub fn load(store: &Store, index_key: &str, name: &str) -> Result<Self> {
         let bytes = store.read(Area::Public, index_key)?.unwrap_or_default();
-        let file = IndexFile::parse(&bytes).unwrap_or_default();
+        Self::from_bytes(store, name, &bytes, None)
+    }
+
+    /// A source from an index file's bytes as read (or as written) and the metadata stored.
+    pub fn from_bytes(
+        store: &Store,
+        name: &str,
+        bytes: &[u8],
+        tag: Option<String>,
+    ) -> Result<Self> {
+        let file = IndexFile::parse(bytes).unwrap_or_default();
         let name = match file.lines.first() {
             Some(line) => serde_json::from_str::<IndexPackage>(&line.raw)
                 .map_or_else(|_| name.to_owned(), |e| e.name),
             None => name.to_owned(),
         };
         let meta = meta_store::load(store, &name)?;
-        Ok(Self { name, file, meta })
+        Ok(Self {
+            name,
+            file,
+            meta,
+            tag,
+        })
     }
+}
+
+/// The keys among `absent` of pages the crate had (by its summary before the change).
+pub fn gone<'a>(
+    absent: &'a [String],
+    old: Option<&'a CrateSummary>,
+) -> impl Iterator<Item = &'a String> + 'a {
+    absent
+        .iter()
+        .filter(move |key| old.is_some_and(|o| o.pages.contains(key) || **key == page_key(&o.name)))
 }
 
 /// Renders one crate's pages into temporary files.
@@ -90,6 +118,7 @@ pub fn render_crate(
         name,
         file,
         mut meta,
+        ..
     } = source;
     let entries = views::entries(&file);
     let name = entries
@@ -111,11 +140,19 @@ pub fn render_crate(
             .with_context(|| format!("failed to write a temporary file for `{key}`"))?;
         pages.push((key, Some(tmp.into_temp_path())));
     }
+    let mut summary = views::summary(&entries, &meta);
+    if let Some(s) = &mut summary {
+        s.pages = pages
+            .iter()
+            .map(|(key, _)| key.clone())
+            .filter(|key| *key != page_key(name))
+            .collect();
+    }
     Ok(Rendered {
         name: name.to_owned(),
         pages,
         absent: files.absent,
-        summary: views::summary(&entries, &meta),
+        summary,
         releases: views::releases(&entries, &meta),
         meta_bytes,
     })

@@ -71,7 +71,7 @@ pub fn build_all(reg: &Registry) -> Result<SiteReport> {
         (Area::State, "site"),
     ] {
         for key in store.walk(area, dir)? {
-            if !keep.contains(&(area, key.clone())) && key != super::RECENT_KEY {
+            if !keep.contains(&(area, key.clone())) {
                 store.remove(area, &key)?;
             }
         }

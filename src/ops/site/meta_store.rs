@@ -33,15 +33,16 @@ pub fn key(name: &str) -> String {
 
 /// The stored metadata of a crate (empty when none was recorded).
 pub fn load(store: &Store, name: &str) -> Result<CrateMeta> {
-    let key = key(name);
-    match store.read(Area::State, &key)? {
+    let bytes = store.read(Area::State, &key(name))?;
+    parse(name, bytes.as_deref())
+}
+
+/// A crate's metadata from its stored bytes (`None`: none recorded).
+pub fn parse(name: &str, bytes: Option<&[u8]>) -> Result<CrateMeta> {
+    match bytes {
         None => Ok(CrateMeta::default()),
-        Some(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "failed to parse `{}`",
-                store.path(Area::State, &key).display()
-            )
-        }),
+        Some(bytes) => serde_json::from_slice(bytes)
+            .with_context(|| format!("failed to parse the stored metadata of `{name}`")),
     }
 }
 

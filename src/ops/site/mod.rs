@@ -7,6 +7,8 @@ pub mod crate_list;
 mod crate_pages;
 mod full;
 pub mod meta_store;
+#[cfg(feature = "aws")]
+pub mod remote;
 mod update;
 mod views;
 
@@ -25,7 +27,6 @@ use anyhow::{Context, Result};
 
 /// Releases shown on the home page and in the feed.
 const RECENT: usize = 50;
-const RECENT_KEY: &str = "site/recent.json";
 
 pub fn site_info(reg: &Registry) -> SiteInfo {
     let mirror = crate::mirror::layout::exists(reg).then(|| MirrorInfo {
@@ -96,10 +97,6 @@ fn sort_recent(recent: &mut [Release]) {
     });
 }
 
-/// Up to this many crates, the home page lists them all; beyond, the list pages do, and a
-/// change never rewrites a list of every crate.
-const HOME_LIST: usize = 300;
-
 /// The pages every change touches: the changed crates' list pages and search parts, home,
 /// search manifest, feed; the assets and 404 page when missing or `with_assets`.
 fn write_shared(
@@ -113,7 +110,8 @@ fn write_shared(
 ) -> Result<()> {
     sort_recent(&mut recent);
     recent.truncate(RECENT);
-    batch.put(Area::State, RECENT_KEY, &serde_json::to_vec(&recent)?)?;
+    list.recent = recent.clone();
+    let crates = list.home_crates(reg)?;
     list.write(reg, templates, site, batch)?;
     batch.put(Area::Public, "search-index.json", &list.search_manifest())?;
     batch.put(
@@ -122,11 +120,6 @@ fn write_shared(
         templates.feed(site, &recent)?.as_bytes(),
     )?;
     let total = list.total();
-    let crates = if total <= HOME_LIST {
-        list.all(reg)?
-    } else {
-        Vec::new()
-    };
     let home = HomePage {
         site: site.clone(),
         recent,
@@ -139,7 +132,8 @@ fn write_shared(
         "index.html",
         templates.home(&home)?.as_bytes(),
     )?;
-    if with_assets || !reg.store.exists(Area::Public, "404.html") {
+    // On object storage only a full build writes them (a change would pay a request to look).
+    if with_assets || (!reg.store.is_remote() && !reg.store.exists(Area::Public, "404.html")) {
         batch.put(
             Area::Public,
             "404.html",
@@ -150,6 +144,23 @@ fn write_shared(
         }
     }
     Ok(())
+}
+
+/// [`read_json`] and, on object storage, the ETag of what was read.
+pub(super) fn read_json_tagged<T: serde::de::DeserializeOwned + Default>(
+    reg: &Registry,
+    key: &str,
+) -> Result<(T, Option<String>)> {
+    #[cfg(feature = "aws")]
+    if let Some(b) = reg.store.bucket() {
+        return match b.area(Area::State).get(key)? {
+            None => Ok((T::default(), None)),
+            Some(found) => serde_json::from_slice(&found.bytes)
+                .map(|v| (v, Some(found.tag)))
+                .with_context(|| format!("`{key}` in the state location is damaged")),
+        };
+    }
+    read_json(reg, key).map(|v| (v, None))
 }
 
 pub(super) fn read_json<T: serde::de::DeserializeOwned + Default>(

@@ -6,9 +6,8 @@
 //! [`update`] does both after a change, from what is stored.
 
 use super::crate_pages::{self, CrateSource};
-use super::{RECENT_KEY, after_change, build_all, crate_list, enabled, meta_store, read_json};
+use super::{after_change, build_all, crate_list, enabled, meta_store};
 use crate::registry::{Registry, keys};
-use crate::site::view::Release;
 use crate::storage::{Area, Batch, Store};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -92,7 +91,7 @@ pub fn alongside<T>(
 /// A change made while the site is off leaves it behind: its state goes, so that the first
 /// change after the site is turned on again builds all of it.
 fn forget_state(reg: &Registry) -> Result<()> {
-    reg.store.remove(Area::State, RECENT_KEY)
+    reg.store.remove(Area::State, crate_list::STATE)
 }
 
 /// A site update rendered and waiting for its change to land.
@@ -106,21 +105,18 @@ struct Prepared<'a> {
 /// Whether the registry has a site that a change can update (else [`super::build_all`] makes
 /// one: a registry from before the site, or from before its list was kept in pages).
 fn possible(reg: &Registry) -> bool {
-    reg.store.exists(Area::State, RECENT_KEY) && crate_list::CrateList::exists(reg)
+    crate_list::CrateList::exists(reg)
 }
 
 /// Renders what changes with `sources` (a crate without versions loses its pages).
 fn prepare(reg: &Registry, sources: Vec<CrateSource>) -> Result<Prepared<'_>> {
     let store = &reg.store;
-    let (templates, state) = rayon::join(
+    let (templates, list) = rayon::join(
         || super::templates(reg),
-        || -> Result<_> {
-            let list = crate_list::CrateList::open(reg)?;
-            let recent: Vec<Release> = read_json(reg, RECENT_KEY)?;
-            Ok((list, recent))
-        },
+        || crate_list::CrateList::open(reg),
     );
-    let (templates, (mut list, mut recent)) = (templates?, state?);
+    let (templates, mut list) = (templates?, list?);
+    let mut recent = list.recent.clone();
     let site = super::site_info(reg);
     let rendered: Vec<crate_pages::Rendered> = sources
         .into_par_iter()
@@ -132,11 +128,11 @@ fn prepare(reg: &Registry, sources: Vec<CrateSource>) -> Result<Prepared<'_>> {
         recent.retain(|old| !old.name.eq_ignore_ascii_case(&r.name));
         recent.extend(r.releases);
         crate_pages::stage(&mut batch, r.pages);
-        for key in &r.absent {
+        completed_meta.extend(r.meta_bytes.map(|bytes| (r.name.clone(), bytes)));
+        let old = list.set(reg, &r.name.to_ascii_lowercase(), r.summary)?;
+        for key in crate_pages::gone(&r.absent, old.as_ref()) {
             batch.remove(Area::Public, key);
         }
-        completed_meta.extend(r.meta_bytes.map(|bytes| (r.name.clone(), bytes)));
-        list.set(reg, &r.name.to_ascii_lowercase(), r.summary)?;
     }
     super::write_shared(reg, &templates, &site, &mut list, recent, &mut batch, false)?;
     Ok(Prepared {

@@ -45,6 +45,7 @@ pub fn summary(
         description: m.description,
         keywords: m.keywords,
         updated: e.pubtime.clone(),
+        pages: Vec::new(),
     })
 }
 

@@ -27,6 +27,7 @@ pub fn summary(name: &str, version: &str, description: &str, keywords: &[&str]) 
         description: (!description.is_empty()).then(|| description.into()),
         keywords: keywords.iter().map(|k| k.to_string()).collect(),
         updated: Some("2025-01-02T03:04:05Z".into()),
+        pages: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! page taking the letter's name), pages past the most a page holds are halved, and pages
 //! whose links to other pages changed are marked to be written again.
 
-use super::{CrateList, Summaries, list_page_key, search_part_key, summaries_key};
+use super::{CrateList, Summaries, list_page_key, search_part_key};
 use crate::registry::Registry;
 use crate::site::list_layout::{Layout, PageRef, split_points};
 use crate::site::view::CrateSummary;
@@ -35,6 +35,7 @@ impl CrateList {
                 let content = self.page(reg, &old)?.clone();
                 self.forget(&old, batch);
                 self.layout.pages[i].bound = None;
+                self.layout.pages[i].object.clear();
                 self.loaded.insert(page.letter.clone(), content);
                 self.dirty.insert(page.letter.clone());
             }
@@ -46,9 +47,12 @@ impl CrateList {
     fn forget(&mut self, id: &str, batch: &mut Batch<'_>) {
         batch.remove(Area::Public, &list_page_key(id));
         batch.remove(Area::Public, &search_part_key(id));
-        batch.remove(Area::State, &summaries_key(id));
+        if let Some(key) = self.stored_key(id) {
+            batch.remove(Area::State, &key);
+        }
         self.loaded.remove(id);
         self.dirty.remove(id);
+        self.shown.remove(id);
     }
 
     /// Cuts every page holding more than the most a page holds.
@@ -104,7 +108,7 @@ impl CrateList {
         };
         for id in stale {
             self.page(reg, &id)?;
-            self.dirty.insert(id);
+            self.shown.insert(id);
         }
         Ok(())
     }
