@@ -159,9 +159,15 @@ def writers(moto, results):
     index = moto.request("GET", "/many-writers/index/co/nt/contended").decode()
     present = len([line for line in index.splitlines() if line.strip()])
     verify = ktra(moto, ["-r", many, "verify"], check=False).returncode == 0
+    # The site converged: the crate's page and its search part show the newest version.
+    newest = f"1.{WRITERS - 1}.{EACH - 1}"
+    page = moto.request("GET", "/many-writers/c/contended.html").decode()
+    part = moto.request("GET", "/many-writers/search/c.json").decode()
+    site = newest in page and f'"{newest}"' in part
     results["writers"] = {"writers": WRITERS, "each": EACH, "versions": total,
                           "present": present, "failures": len(failures),
-                          "verify": verify, "one_writer_seconds": round(single, 1),
+                          "verify": verify, "site_converged": site,
+                          "one_writer_seconds": round(single, 1),
                           "parallel_seconds": round(parallel, 1)}
     print(f"[bench-s3] {results['writers']}", file=sys.stderr)
     for f in failures[:3]:
@@ -185,7 +191,8 @@ def table(results):
         print(f"| {w['writers']} writers x {w['each']} versions of one crate | "
               f"{w['parallel_seconds']} s against {w['one_writer_seconds']} s for one writer; "
               f"{w['present']} of {w['versions']} present, {w['failures']} failures, "
-              f"verify {'passed' if w['verify'] else 'FAILED'} |")
+              f"verify {'passed' if w['verify'] else 'FAILED'}, site "
+              f"{'converged' if w['site_converged'] else 'STALE'} |")
 
 
 def main():
