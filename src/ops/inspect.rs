@@ -181,16 +181,35 @@ pub fn entry_of_file(
     let file = std::fs::File::open(path)
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    entry_of_reader(reader, &path.display().to_string(), identity)
+}
+
+/// [`entry_of_file`] for a crate file of the registry, wherever the registry lives.
+pub fn entry_of_stored(
+    store: &Store,
+    key: &str,
+    identity: &manifest::RegistryIdentity,
+) -> Result<IndexPackage> {
+    if !store.is_remote() {
+        return entry_of_file(&store.path(Area::Public, key), identity);
+    }
+    let bytes = store
+        .read(Area::Public, key)?
+        .with_context(|| format!("`{key}` is missing"))?;
+    entry_of_reader(std::io::Cursor::new(bytes), key, identity)
+}
+
+fn entry_of_reader(
+    reader: impl std::io::Read,
+    label: &str,
+    identity: &manifest::RegistryIdentity,
+) -> Result<IndexPackage> {
     // A file already in the registry was admitted under the limits of its day.
     let inspection = archive::inspect_limited(reader, std::io::sink(), None, u64::MAX)
         .context("it is not a valid `.crate` file")
-        .with_context(|| format!("failed to read `{}`", path.display()))?;
-    let mut entry = manifest::to_entry_parsed(&inspection.doc, identity).with_context(|| {
-        format!(
-            "failed to read the packaged `Cargo.toml` of `{}`",
-            path.display()
-        )
-    })?;
+        .with_context(|| format!("failed to read `{label}`"))?;
+    let mut entry = manifest::to_entry_parsed(&inspection.doc, identity)
+        .with_context(|| format!("failed to read the packaged `Cargo.toml` of `{label}`"))?;
     entry.cksum = inspection.cksum;
     Ok(entry)
 }

@@ -658,8 +658,8 @@ fn a_crash_during_yank_remove_or_rebuild_leaves_a_registry_that_verifies() {
         ("yank", "git-ref"),
         ("remove", "before-crate-removal"),
         ("remove", "before-git"),
-        ("rebuild", "rebuild-synced"),
-        ("rebuild", "rebuild-partial"),
+        ("rebuild", "index-synced"),
+        ("rebuild", "index-partial"),
         ("rebuild", "before-git"),
     ] {
         let reg = Reg::new(true);

@@ -391,6 +391,41 @@ fn site_lists_every_crate(reg: &BucketRegistry, jobs: &[Vec<Version>]) {
     }
 }
 
+/// `ktra rebuild` on a bucket: a lost index file comes back from the crate files, a kept one
+/// keeps its yank, and nothing is written beside `ktra.toml`.
+#[test]
+fn rebuild_restores_the_index_in_a_bucket() {
+    let local = Registry::new(Protocol::Sparse);
+    let reg = BucketRegistry::new(&local, "rebuilt");
+    let files = local.base().join("rebuilt-crates");
+    std::fs::create_dir_all(&files).expect("create the crates folder");
+    for ver in [v("alpha", "1.0.0"), v("alpha", "1.1.0"), v("beta", "0.1.0")] {
+        std::fs::write(files.join(ver.file_name()), crate_bytes(&ver)).expect("write a crate");
+    }
+    reg.run(&local, &["add", &files.to_string_lossy()])
+        .success();
+    reg.run(&local, &["yank", "alpha@1.0.0"]).success();
+    let (_, _, alpha) = reg.get("index/al/ph/alpha");
+    reg.s3.allow_public_writes("rebuilt");
+    let lost = reg
+        .s3
+        .request("DELETE", "/rebuilt/index/be/ta/beta", &[], b"");
+    assert!(lost.status < 300, "delete: {}", lost.status);
+    assert_eq!(reg.get("index/be/ta/beta").0, 404);
+
+    reg.run(&local, &["rebuild"]).success();
+    assert_eq!(
+        reg.get("index/al/ph/alpha").2,
+        alpha,
+        "alpha's lines changed"
+    );
+    let (status, _, beta) = reg.get("index/be/ta/beta");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&beta).contains("\"vers\":\"0.1.0\""));
+    assert_eq!(files_in(&reg.dir), ["ktra.toml"]);
+    reg.run(&local, &["verify"]).success();
+}
+
 pub fn index_path(name: &str) -> String {
     ktra::index::path::index_path(name).expect("a crate name")
 }

@@ -25,6 +25,8 @@ pub struct Local<'a> {
     edited: HashMap<String, IndexFile>,
     put: Vec<PendingCrate>,
     removed: Vec<PendingCrate>,
+    /// Build the git index again whole rather than commit the files changed.
+    whole_git: bool,
 }
 
 impl<'a> Local<'a> {
@@ -39,6 +41,7 @@ impl<'a> Local<'a> {
             edited: HashMap::new(),
             put: Vec::new(),
             removed: Vec::new(),
+            whole_git: false,
         })
     }
 
@@ -125,11 +128,16 @@ impl<'a> Local<'a> {
         Ok(bytes)
     }
 
+    pub fn whole_git(&mut self) {
+        self.whole_git = true;
+    }
+
     /// Nothing was written: staged temporary files go with the batches.
     pub fn abandon(self) {}
 
     pub fn land(self, message: &str, site: SiteEffect) -> Result<()> {
-        let nothing = self.put.is_empty()
+        let nothing = !self.whole_git
+            && self.put.is_empty()
             && self.removed.is_empty()
             && self.index_keys.is_empty()
             && self.crates.is_empty()
@@ -145,6 +153,7 @@ impl<'a> Local<'a> {
             index_keys,
             put,
             removed,
+            whole_git,
             ..
         } = self;
         let reg = writer.reg;
@@ -153,7 +162,7 @@ impl<'a> Local<'a> {
             op,
             crate_files: put.into_iter().chain(removed.iter().cloned()).collect(),
             index_files: index_keys,
-            ..Journal::default()
+            whole_git,
         };
         let visible = || -> Result<()> {
             writer.journal(&journal)?;
@@ -173,7 +182,13 @@ impl<'a> Local<'a> {
         };
         let finish = || -> Result<()> {
             // 4. The git index, then the journal's close.
-            writer.sync_git(&journal.index_files, message)?;
+            match journal.whole_git {
+                true => {
+                    crate::storage::crash::point("before-git");
+                    writer.sync_git_whole(message)?
+                }
+                false => writer.sync_git(&journal.index_files, message)?,
+            }
             writer.done()
         };
         match site {

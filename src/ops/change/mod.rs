@@ -174,6 +174,16 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Builds the git index again whole (after a change of every index file) instead of
+    /// committing the files changed. Object storage keeps no git index.
+    pub fn whole_git(&mut self) {
+        match &mut self.inner {
+            Inner::Local(l) => l.whole_git(),
+            #[cfg(feature = "aws")]
+            Inner::Remote(_) => {}
+        }
+    }
+
     /// Changes a private record (the site's metadata of a crate): `edit` gets its current
     /// bytes (`None` when there is none) and returns the new ones, which this returns. On
     /// object storage it is re-run on a conflict, like [`Tx::modify_index`]'s closure.

@@ -129,6 +129,22 @@ impl S3Server {
         assert_eq!(r.status, 200, "policy of {bucket}: {}", lossy(&r.body));
     }
 
+    /// A bucket policy that lets anyone also put and delete its objects: for tests that damage
+    /// a registry on purpose (a lost object, an operator's mistake) with plain requests.
+    pub fn allow_public_writes(&self, bucket: &str) {
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+        );
+        let headers = [("Content-Type", "application/json")];
+        let r = self.request(
+            "PUT",
+            &format!("/{bucket}?policy"),
+            &headers,
+            policy.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "policy of {bucket}: {}", lossy(&r.body));
+    }
+
     /// An anonymous `GET` of `/BUCKET/KEY` (what cargo or a CDN sees).
     pub fn get(&self, path: &str) -> Response {
         self.request("GET", path, &[], b"")
