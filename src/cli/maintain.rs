@@ -19,16 +19,21 @@ pub struct SiteArgs {}
 
 pub fn site(_: SiteArgs, ctx: &Context) -> Result<()> {
     let reg = ctx.open()?;
-    let _lock = crate::storage::RegistryLock::acquire(
-        &reg.store.path(crate::storage::Area::State, ""),
-        reg.config.lock_timeout.effective(),
-        || {
-            ctx.printer.status(
-                "Blocking",
-                "waiting for another ktra process to finish with the registry",
-            )
-        },
-    )?;
+    // Object storage has no lock: there the site's state is updated by conditional writes,
+    // and a full build is a change like any other.
+    let _lock = match reg.store.is_remote() {
+        true => None,
+        false => Some(crate::storage::RegistryLock::acquire(
+            &reg.store.path(crate::storage::Area::State, ""),
+            reg.config.lock_timeout.effective(),
+            || {
+                ctx.printer.status(
+                    "Blocking",
+                    "waiting for another ktra process to finish with the registry",
+                )
+            },
+        )?),
+    };
     if !ops::site::enabled(&reg) {
         let removed = ops::site::remove_all(&reg)?;
         ctx.printer.status(
@@ -42,11 +47,14 @@ pub fn site(_: SiteArgs, ctx: &Context) -> Result<()> {
     ctx.printer.status(
         "Built",
         format!(
-            "the site: {} crates, {} pages in {:.2}s ({}/index.html)",
+            "the site: {} crates, {} pages in {:.2}s ({})",
             r.crates,
             r.pages,
             started.elapsed().as_secs_f64(),
-            reg.store.public_dir().display()
+            match reg.store.is_remote() {
+                true => format!("{}/index.html", reg.config.url.trim_end_matches('/')),
+                false => reg.store.public_dir().join("index.html").display().to_string(),
+            }
         ),
     );
     Ok(())
