@@ -6,9 +6,23 @@ use anyhow::{Result, bail};
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// Print the report as JSON on stdout.
+    /// Print the report as JSON on stdout (with `--fix`, a `removed` list too).
     #[arg(long)]
     json: bool,
+    /// Remove orphan crate files (no index line names them). Nothing else is fixed.
+    ///
+    /// An orphan crate file (`crates/NAME-VERS.crate`) is removed once its crate's index file,
+    /// read again, does not name it. On a local registry: those no interrupted change explains,
+    /// under the registry lock. On object storage: those older than `--grace` (a younger one
+    /// may be the file of a writer still running). Nothing else is fixed (`ktra rebuild`
+    /// regenerates derived files, and on a local registry indexes orphans instead of removing
+    /// them), and nothing is removed while verify finds any other problem.
+    #[arg(long)]
+    fix: bool,
+    /// With `--fix` on object storage: how old an orphan crate file must be (by its
+    /// Last-Modified) before it is removed, e.g. `1h`, `10m`, `0s`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1h", requires = "fix")]
+    grace: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -71,7 +85,10 @@ pub struct SetUrlArgs {
 
 pub fn verify(args: VerifyArgs, ctx: &Context) -> Result<()> {
     let reg = ctx.open()?;
-    let report = ops::verify::verify(&reg)?;
+    let report = match args.fix {
+        true => ops::verify::verify_and_fix(&reg, args.grace, ctx.printer)?,
+        false => ops::verify::verify(&reg)?,
+    };
     if args.json {
         ctx.printer.data(serde_json::to_string_pretty(&report)?);
     }

@@ -3,6 +3,7 @@
 //! nothing is orphaned, no versions collide, same-registry dependencies can be satisfied,
 //! `config.json` matches the settings and the git index matches the sparse one. Differences an
 //! interrupted change (recorded in the journal) explains are reported as such, not as damage.
+//! `ktra verify --fix` then removes orphan crate files ([`fix`]), and nothing else.
 
 use crate::index::{IndexPackage, RegistryConfig, entry, file::same_ignoring_build, name};
 use crate::registry::{Registry, keys};
@@ -11,6 +12,9 @@ use anyhow::Result;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub mod fix;
+pub use fix::verify_and_fix;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
@@ -22,8 +26,32 @@ pub struct Report {
     /// Set when an interrupted change is pending completion.
     pub interrupted: Option<String>,
     /// Debris of a killed process that the next change removes by itself (stale git lock
-    /// files): reported, but not damage.
+    /// files), and on object storage crate files no index line names yet: reported, but not
+    /// damage.
     pub pending: Vec<String>,
+    /// With `--fix`: the orphan crate files removed (public keys, `crates/NAME-VERS.crate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<String>>,
+    /// Public keys of the files under `crates/` that no index line names: on the local tree
+    /// those the journal does not explain (each is also a problem, [`orphan_problem`]), on
+    /// object storage all of them (each is also pending, [`orphan_pending`]).
+    #[serde(skip)]
+    pub orphans: Vec<String>,
+}
+
+/// The problem a file under `crates/` that no index line names is on the local tree.
+pub fn orphan_problem(key: &str) -> String {
+    format!("`public/{key}` is not referenced by any index line (orphaned)")
+}
+
+/// What a file under `crates/` that no index line names is on object storage: pending.
+pub fn orphan_pending(key: &str) -> String {
+    format!(
+        "`{key}` is not referenced by any index line: a crate file put by a writer that is still \
+         running, or that was stopped before its index line (`ktra verify --fix` removes it once \
+         it is older than {})",
+        humantime::format_duration(fix::DEFAULT_GRACE)
+    )
 }
 
 /// Reads without the lock, so writers are not held up on a large registry. What a writer in
@@ -126,18 +154,13 @@ fn verify_once(reg: &Registry) -> Result<Report> {
             problems.push(format!("crate file `public/{key}` is missing"));
         }
     }
-    for key in &on_disk {
-        if !expected_crates.contains_key(key) && store.is_remote() {
-            report.pending.push(format!(
-                "`{key}` is not referenced by any index line: a crate file put by a writer that \
-                 is still running, or that was stopped before its index line"
-            ));
-            continue;
-        }
-        if !expected_crates.contains_key(key) && !pending_crates.contains(key.as_str()) {
-            problems.push(format!(
-                "`public/{key}` is not referenced by any index line (orphaned)"
-            ));
+    for key in on_disk.iter().filter(|k| !expected_crates.contains_key(*k)) {
+        if store.is_remote() {
+            report.pending.push(orphan_pending(key));
+            report.orphans.push(key.clone());
+        } else if !pending_crates.contains(key.as_str()) {
+            problems.push(orphan_problem(key));
+            report.orphans.push(key.clone());
         }
     }
     let checks: Vec<(&String, &String)> = expected_crates

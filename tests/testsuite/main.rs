@@ -24,3 +24,4 @@ mod site;
 mod support;
 mod tokens;
 mod transfer;
+mod verify_fix;

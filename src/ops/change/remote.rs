@@ -22,6 +22,10 @@ pub struct Remote<'a> {
     op: String,
     /// Crate files to remove once their lines are gone.
     removed: Vec<String>,
+    /// Crate files that were already there with this change's bytes, and the bytes: possibly
+    /// an old orphan that `ktra verify --fix` is removing, so checked once the lines are
+    /// written (see [`Remote::land`]).
+    adopted: Vec<(String, TempPath)>,
     /// The index files as this change wrote them, with their new ETags, by crate name: what
     /// the site renders from (they may hold other writers' lines too).
     written: WrittenFiles,
@@ -36,6 +40,7 @@ impl<'a> Remote<'a> {
             reg,
             op: op.to_owned(),
             removed: Vec::new(),
+            adopted: Vec::new(),
             written: WrittenFiles::new(),
         })
     }
@@ -56,20 +61,25 @@ impl<'a> Remote<'a> {
         let bytes = std::fs::read(&temp)
             .with_context(|| format!("failed to read the packed `{name}@{vers}`"))?;
         let bucket = self.bucket(Area::Public);
-        match bucket.put(&key, bytes.clone(), Cond::IfAbsent)? {
-            Written::Done(_) => {}
-            Written::Conflict => {
-                let same = bucket.get(&key)?.is_some_and(|f| f.bytes == bytes);
-                if !same {
-                    bail!(
-                        "failed to add `{name}@{vers}`: `{key}` already exists with different \
-                         content"
-                    );
+        // Twice at most: a file there at the put may be gone at the read (`verify --fix`).
+        for _ in 0..2 {
+            if let Written::Done(_) = bucket.put(&key, bytes.clone(), Cond::IfAbsent)? {
+                crate::storage::crash::point("crates-synced");
+                return Ok(());
+            }
+            match bucket.get(&key)? {
+                Some(f) if f.bytes == bytes => {
+                    self.adopted.push((key, temp));
+                    crate::storage::crash::point("crates-synced");
+                    return Ok(());
                 }
+                Some(_) => bail!(
+                    "failed to add `{name}@{vers}`: `{key}` already exists with different content"
+                ),
+                None => {}
             }
         }
-        crate::storage::crash::point("crates-synced");
-        Ok(())
+        bail!("failed to add `{name}@{vers}`: `{key}` kept appearing and disappearing; try again")
     }
 
     pub fn modify_index(
@@ -155,11 +165,23 @@ impl<'a> Remote<'a> {
     /// The change failed. Crate files it created stay: another writer adding the same
     /// version with the same bytes may already have named one in its index line, and no
     /// delete can be made conditional on that. One no line names is an orphan, which
-    /// `ktra verify` lists as pending.
+    /// `ktra verify` lists as pending and `ktra verify --fix` removes once it is old.
     pub fn abandon(self) {}
 
-    /// Removes the crate files no line names any more; the index files written.
+    /// Puts back a crate file this change found already there (its own bytes) if it is gone
+    /// now that the lines naming it are written: `ktra verify --fix` may have removed it as an
+    /// old orphan just before they were (see `ops::verify::fix` for the other half). Then
+    /// removes the crate files no line names any more. Returns the index files written.
     pub fn land(self) -> Result<WrittenFiles> {
+        let bucket = self.bucket(Area::Public);
+        for (key, temp) in &self.adopted {
+            if bucket.head(key)?.is_none() {
+                let bytes = std::fs::read(temp)
+                    .with_context(|| format!("failed to read the packed `{key}` again"))?;
+                // A conflict: another writer put the same file back.
+                bucket.put(key, bytes, Cond::IfAbsent)?;
+            }
+        }
         crate::storage::crash::point("before-crate-removal");
         for key in &self.removed {
             self.bucket(Area::Public).delete(key)?;

@@ -67,6 +67,9 @@ pub enum Served {
 pub struct Head {
     pub size: u64,
     pub tag: Tag,
+    /// When the object was last written, as the store says (`Last-Modified`: whole seconds,
+    /// by the store's clock).
+    pub last_modified: std::time::SystemTime,
 }
 
 /// What the store answered to a failed operation (a network failure, a 5xx, a refusal of the

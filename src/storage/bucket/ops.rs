@@ -74,7 +74,7 @@ impl Bucket {
         }
     }
 
-    /// The object's size and ETag; `None` when there is no such key.
+    /// The object's size, ETag and last-modified time; `None` when there is no such key.
     pub fn head(&self, key: &str) -> Result<Option<Head>> {
         let what = || format!("failed to read the metadata of `{key}` from {}", self.url());
         let path = self.path(key).with_context(what)?;
@@ -93,6 +93,7 @@ impl Bucket {
             Ok(meta) => Ok(Some(Head {
                 size: meta.size,
                 tag: self.seen(meta.e_tag).with_context(what)?,
+                last_modified: meta.last_modified.into(),
             })),
             Err(e) if self.missing_key(&e) => Ok(None),
             Err(e) => Err(self.fail(e, what())),
