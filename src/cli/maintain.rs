@@ -67,7 +67,12 @@ pub fn site(_: SiteArgs, ctx: &Context) -> Result<()> {
             started.elapsed().as_secs_f64(),
             match reg.store.is_remote() {
                 true => format!("{}/index.html", reg.config.url.trim_end_matches('/')),
-                false => reg.store.public_dir().join("index.html").display().to_string(),
+                false => reg
+                    .store
+                    .public_dir()
+                    .join("index.html")
+                    .display()
+                    .to_string(),
             }
         ),
     );

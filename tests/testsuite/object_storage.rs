@@ -336,59 +336,8 @@ fn concurrent_writers_lose_nothing() {
         }
     }
     reg.run(&local, &["verify"]).success();
-    site_lists_every_crate(&reg, &jobs);
-}
-
-/// The derived objects converged: every crate is on the home page and its list page, in the
-/// search index, and its page shows its newest version.
-fn site_lists_every_crate(reg: &BucketRegistry, jobs: &[Vec<Version>]) {
-    let text = |key: &str| {
-        let (status, _, body) = reg.get(key);
-        assert_eq!(status, 200, "{key}");
-        String::from_utf8(body).expect("utf-8 page")
-    };
-    let home = text("index.html");
-    let list = text("all/s.html");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&text("search-index.json")).expect("search manifest");
-    let mut search = String::new();
-    for part in manifest["parts"].as_array().expect("parts") {
-        let key = part
-            .as_str()
-            .expect("a part")
-            .split('?')
-            .next()
-            .unwrap_or_default();
-        search.push_str(&text(key));
-    }
-    for job in jobs {
-        let name = job[0].name;
-        let newest = jobs
-            .iter()
-            .flatten()
-            .filter(|v| v.name == name)
-            .map(|v| semver::Version::parse(v.vers).expect("a version"))
-            .max()
-            .expect("a version");
-        let link = format!("c/{name}.html");
-        assert!(
-            home.contains(&link),
-            "{name} is not on the home page:\n{home}"
-        );
-        assert!(
-            list.contains(&link),
-            "{name} is not on its list page:\n{list}"
-        );
-        assert!(
-            search.contains(&format!("[\"{name}\",\"{newest}\"")),
-            "{name} {newest} is not in the search index:\n{search}"
-        );
-        let page = text(&link);
-        assert!(
-            page.contains(&newest.to_string()),
-            "{link} lacks {newest}:\n{page}"
-        );
-    }
+    let added: Vec<(&str, &str)> = jobs.iter().flatten().map(|v| (v.name, v.vers)).collect();
+    site_lists_every_crate(&reg, &added);
 }
 
 /// `ktra rebuild` on a bucket: a lost index file comes back from the crate files, a kept one
@@ -424,6 +373,59 @@ fn rebuild_restores_the_index_in_a_bucket() {
     assert!(String::from_utf8_lossy(&beta).contains("\"vers\":\"0.1.0\""));
     assert_eq!(files_in(&reg.dir), ["ktra.toml"]);
     reg.run(&local, &["verify"]).success();
+}
+
+/// The derived objects converged: every crate is on the home page and on its letter's list
+/// page, in the search index, and its page shows its newest version. `versions`: (crate,
+/// version) of every version added.
+pub fn site_lists_every_crate(reg: &BucketRegistry, versions: &[(&str, &str)]) {
+    let text = |key: &str| {
+        let (status, _, body) = reg.get(key);
+        assert_eq!(status, 200, "{key}");
+        String::from_utf8(body).expect("utf-8 page")
+    };
+    let home = text("index.html");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text("search-index.json")).expect("search manifest");
+    let mut search = String::new();
+    for part in manifest["parts"].as_array().expect("parts") {
+        let key = part
+            .as_str()
+            .expect("a part")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        search.push_str(&text(key));
+    }
+    let mut newest: std::collections::BTreeMap<&str, semver::Version> = Default::default();
+    for (name, vers) in versions {
+        let vers = semver::Version::parse(vers).expect("a version");
+        let slot = newest.entry(name).or_insert_with(|| vers.clone());
+        if vers > *slot {
+            *slot = vers;
+        }
+    }
+    for (name, newest) in newest {
+        let link = format!("c/{name}.html");
+        assert!(
+            home.contains(&link),
+            "{name} is not on the home page:\n{home}"
+        );
+        let list = text(&format!("all/{}.html", &name[..1]));
+        assert!(
+            list.contains(&link),
+            "{name} is not on its list page:\n{list}"
+        );
+        assert!(
+            search.contains(&format!("[\"{name}\",\"{newest}\"")),
+            "{name} {newest} is not in the search index:\n{search}"
+        );
+        let page = text(&link);
+        assert!(
+            page.contains(&newest.to_string()),
+            "{link} lacks {newest}:\n{page}"
+        );
+    }
 }
 
 pub fn index_path(name: &str) -> String {

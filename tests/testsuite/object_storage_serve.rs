@@ -461,6 +461,11 @@ fn cli_writers_and_two_servers_on_one_bucket_lose_nothing() {
         index_lines(&reg, "shared-crate").len(),
         1 + 8 * VERSIONS.len()
     );
+    let added: Vec<(&str, &str)> = expected
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    crate::object_storage::site_lists_every_crate(&reg, &added);
     for w in 4..8 {
         let owners = state_object(&reg, &format!("owners/own-{w}.json")).expect("owners");
         assert!(owners.contains(users[w - 4]), "own-{w}: {owners}");
