@@ -51,6 +51,12 @@ pub struct Summary {
 }
 
 pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Result<Summary> {
+    if reg.store.is_remote() {
+        anyhow::bail!(
+            "`ktra sync-mirror` is not available yet for a registry in object storage: keep the \
+             mirror in a local registry (any static host can serve it)"
+        );
+    }
     let started = Instant::now();
     let mut roots: Vec<(String, Want)> = Vec::new();
     for spec in &opts.specs {
