@@ -76,12 +76,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         &reg.registry_config().to_bytes(),
     )?;
     batch.commit()?;
-    std::fs::create_dir_all(reg.store.tmp_dir())?;
-    // The private folder is private: later it holds users and token hashes.
-    std::fs::set_permissions(
-        reg.store.path(Area::State, ""),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
+    reg.store.make_private_area()?;
     if let Some(git) = reg.git()? {
         let config_json = reg.registry_config().to_bytes();
         git.commit(

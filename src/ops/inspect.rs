@@ -173,12 +173,17 @@ fn run<R: Read, W: std::io::Write>(
     .context("it is not a valid `.crate` file")
 }
 
-/// The index entry of a crate file already in place (no copy is made).
+/// The index entry of a crate file already in place at `key` of the served tree (no copy is
+/// made; the local tree only, as [`Store::open`]).
 pub fn entry_of_file(
-    path: &std::path::Path,
+    store: &Store,
+    key: &str,
     identity: &manifest::RegistryIdentity,
 ) -> Result<IndexPackage> {
-    let file = std::fs::File::open(path)
+    let path = store.path(Area::Public, key);
+    let file = store
+        .open(Area::Public, key)?
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
     // A file already in the registry was admitted under the limits of its day.

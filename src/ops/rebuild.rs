@@ -41,8 +41,7 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
     let read: Vec<Result<(IndexPackage, Option<String>)>> = crate_keys
         .par_iter()
         .map(|key| {
-            let path = store.path(Area::Public, key);
-            let r = inspect::entry_of_file(&path, &identity).and_then(|entry| {
+            let r = inspect::entry_of_file(store, key, &identity).and_then(|entry| {
                 if keys::crate_file(&entry.name, &entry.vers) != *key {
                     bail!(
                         "`public/{key}` holds `{}@{}`, which belongs elsewhere",
@@ -50,7 +49,7 @@ pub fn rebuild(reg: &Registry, printer: Printer) -> Result<RebuildReport> {
                         entry.vers
                     );
                 }
-                let mtime = std::fs::metadata(&path)?.modified()?;
+                let mtime = store.metadata(Area::Public, key)?.modified()?;
                 Ok((
                     entry,
                     Some(humantime::format_rfc3339_seconds(mtime).to_string()),

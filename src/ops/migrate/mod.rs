@@ -341,11 +341,7 @@ fn target_git(reg: &Registry) -> Result<Option<crate::storage::git::GitIndex>> {
     if !reg.config.git.enabled {
         return Ok(None);
     }
-    let dir = reg.git_dir();
-    match dir.join("HEAD").exists() {
-        true => crate::storage::git::GitIndex::open(&dir).map(Some),
-        false => crate::storage::git::GitIndex::init(&dir).map(Some),
-    }
+    crate::storage::git::GitIndex::open_or_init(&reg.git_dir()).map(Some)
 }
 
 /// The target's settings: the source's, with the new location, URL and git setting.
@@ -484,12 +480,9 @@ fn open_target(
         }
     };
     if !remote {
-        std::fs::create_dir_all(reg.store.tmp_dir())
+        reg.store
+            .make_private_area()
             .with_context(|| format!("failed to create `{}`", root.display()))?;
-        std::fs::set_permissions(
-            reg.store.path(Area::State, ""),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
     }
     if !resumed {
         copy::put_marker(&reg.store, &serde_json::to_vec_pretty(marker)?, &shown)?;
