@@ -72,6 +72,8 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         let sink = BufWriter::with_capacity(256 * 1024, temp.as_file_mut());
         match &input.source {
             CrateSource::File(path) => {
+                // reason: the `.crate` file given to `ktra add` (the user's input, not the registry).
+                #[allow(clippy::disallowed_methods)]
                 let file = std::fs::File::open(path)
                     .with_context(|| format!("failed to open `{}`", path.display()))?;
                 let size = file.metadata().map_or(u64::MAX, |m| m.len());
