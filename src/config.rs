@@ -122,6 +122,8 @@ impl Config {
         Ok(config)
     }
 
+    // reason: ktra.toml itself, the settings, not registry data.
+    #[allow(clippy::disallowed_methods)]
     pub fn load(root: &Path) -> Result<Self> {
         let path = root.join(FILE_NAME);
         let text = std::fs::read_to_string(&path)

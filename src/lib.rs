@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reason: tests (fuzz findings are saved under target/).
 mod fuzz_tests;
 pub mod index;
 pub mod limits;

@@ -18,6 +18,8 @@ pub struct Registry {
 impl Registry {
     /// The registry named on the command line or by `KTRA_REGISTRY`, else the nearest
     /// ancestor of the working directory holding `ktra.toml`.
+    // reason: looks for ktra.toml (the settings), not registry data.
+    #[allow(clippy::disallowed_methods)]
     pub fn discover(explicit: Option<&Path>) -> Result<Self> {
         if let Some(dir) = explicit {
             if !dir.join(config::FILE_NAME).is_file() {

@@ -11,7 +11,6 @@
 use super::{TokenRecord, User};
 use crate::storage::{Area, Store};
 use anyhow::{Context, Result};
-use std::io::Write;
 
 fn user_key(login: &str) -> String {
     format!("users/{login}.json")
@@ -130,7 +129,6 @@ pub fn update_owners(
 /// millisecond, without colons), so that
 /// writers on many machines never overwrite each other's events.
 pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let now = std::time::SystemTime::now();
     let mut line =
         serde_json::json!({ "time": humantime::format_rfc3339_seconds(now).to_string() });
@@ -144,16 +142,7 @@ pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
             .replace(':', "");
         return remote::audit(b.area(Area::State), &stamp, &line);
     }
-    let path = store.path(Area::State, "audit.jsonl");
-    let mut file = std::fs::File::options()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("failed to open `{}`", path.display()))?;
-    writeln!(file, "{line}").with_context(|| format!("failed to write `{}`", path.display()))?;
-    file.sync_data()
-        .with_context(|| format!("failed to sync `{}`", path.display()))
+    store.append_private(Area::State, "audit.jsonl", format!("{line}\n").as_bytes())
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Result<Option<T>> {

@@ -2,6 +2,10 @@
 //! come from the upstream's git index, fetched with the git command line (it speaks every
 //! transport, dumb HTTP included) into a private bare repository and read with libgit2.
 
+// reason: that repository is the mirror's cache of the upstream, run by the git command line;
+// it is no registry data.
+#![allow(clippy::disallowed_methods)]
+
 use super::layout;
 use super::select::is_safe_name;
 use crate::printer::Printer;

@@ -112,6 +112,8 @@ fn dependencies_first(crates: Vec<CrateRound>) -> Vec<CrateRound> {
 /// The new file when the round's result cannot be used (another writer changed the file).
 fn recompute(store: &Store, c: &CrateRound, current: &[u8]) -> Result<Vec<u8>> {
     let upstream = match &c.fresh {
+        // reason: a temp file holding the upstream's fresh index file.
+        #[allow(clippy::disallowed_methods)]
         Some(tmp) => read_upstream(&c.name, &std::fs::read(tmp)?)?,
         None => {
             let cached = store.read(Area::State, &layout::upstream_index(&c.name)?)?;

@@ -70,6 +70,8 @@ pub fn is_mirrored_source(source: &str, replaces_crates_io: bool, upstream_urls:
         .any(|u| canonical_index_url(u) == canonical_index_url(url))
 }
 
+// reason: the user's Cargo.lock, not registry data.
+#[allow(clippy::disallowed_methods)]
 pub fn read(path: &Path, mirrored: &dyn Fn(&str) -> bool) -> Result<(Vec<(String, Want)>, usize)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read `{}`", path.display()))?;

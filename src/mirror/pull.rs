@@ -51,7 +51,8 @@ impl PullThrough {
             )?;
             crate::ops::site::update(reg, &[])?;
         }
-        std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
+        reg.store
+            .make_dir(Area::Public, layout::CRATES_DIR)
             .context("failed to create the mirror's crate folder")?;
         let upstream = Upstream::new(upstream, access)?;
         let userinfo = upstream.userinfo();
@@ -82,12 +83,13 @@ impl PullThrough {
     pub async fn index_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
         anyhow::ensure!(is_safe_name(name), "`{name}` is not a crate name");
         let key = layout::upstream_index(name)?;
-        let path = self.store.path(Area::State, &key);
         let cached = self.store.read(Area::State, &key)?;
         let decoded = cached.as_deref().and_then(cache::decode);
-        let age = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
+        let age = self
+            .store
+            .metadata(Area::State, &key)
             .ok()
+            .and_then(|m| m.modified().ok())
             .and_then(|t| SystemTime::now().duration_since(t).ok());
         if let (Some((_, body)), Some(age)) = (&decoded, age)
             && age < self.ttl
@@ -101,10 +103,7 @@ impl PullThrough {
         match fetched {
             Ok(IndexFetch::NotFound) => Ok(None),
             Ok(IndexFetch::NotModified) => {
-                let _ = std::fs::File::options()
-                    .append(true)
-                    .open(&path)
-                    .and_then(|f| f.set_modified(SystemTime::now()));
+                let _ = self.store.touch(Area::State, &key);
                 Ok(decoded.map(|(_, body)| body.to_vec()))
             }
             Ok(IndexFetch::Fresh {

@@ -109,7 +109,8 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         dev: opts.dev,
         progress: progress.clone(),
     });
-    std::fs::create_dir_all(reg.store.path(Area::Public, layout::CRATES_DIR))
+    reg.store
+        .make_dir(Area::Public, layout::CRATES_DIR)
         .context("failed to create the mirror's crate folder")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

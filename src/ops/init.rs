@@ -22,7 +22,10 @@ pub struct InitOptions {
 }
 
 pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
-    if dir.join(config::FILE_NAME).exists() {
+    // reason: ktra.toml in the settings folder, not registry data.
+    #[allow(clippy::disallowed_methods)]
+    let taken = dir.join(config::FILE_NAME).exists();
+    if taken {
         bail!("`{}` is already a ktra registry", dir.display());
     }
     check_registry_name(&opts.name)?;
@@ -59,6 +62,8 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
     )?;
     let root = std::path::absolute(dir)?;
     let store = Registry::store_for(&config, root.clone())?;
+    // reason: the settings folder (the registry's root, holding ktra.toml), not registry data.
+    #[allow(clippy::disallowed_methods)]
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
     let reg = Registry { config, store };
@@ -76,12 +81,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         &reg.registry_config().to_bytes(),
     )?;
     batch.commit()?;
-    std::fs::create_dir_all(reg.store.tmp_dir())?;
-    // The private folder is private: later it holds users and token hashes.
-    std::fs::set_permissions(
-        reg.store.path(Area::State, ""),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
+    reg.store.make_private_area()?;
     if let Some(git) = reg.git()? {
         let config_json = reg.registry_config().to_bytes();
         git.commit(

@@ -72,6 +72,8 @@ fn prepare_inner(store: &Store, input: CrateInput, opts: &InspectOptions<'_>) ->
         let sink = BufWriter::with_capacity(256 * 1024, temp.as_file_mut());
         match &input.source {
             CrateSource::File(path) => {
+                // reason: the `.crate` file given to `ktra add` (the user's input, not the registry).
+                #[allow(clippy::disallowed_methods)]
                 let file = std::fs::File::open(path)
                     .with_context(|| format!("failed to open `{}`", path.display()))?;
                 let size = file.metadata().map_or(u64::MAX, |m| m.len());
@@ -173,12 +175,17 @@ fn run<R: Read, W: std::io::Write>(
     .context("it is not a valid `.crate` file")
 }
 
-/// The index entry of a crate file already in place (no copy is made).
+/// The index entry of a crate file already in place at `key` of the served tree (no copy is
+/// made; the local tree only, as [`Store::open`]).
 pub fn entry_of_file(
-    path: &std::path::Path,
+    store: &Store,
+    key: &str,
     identity: &manifest::RegistryIdentity,
 ) -> Result<IndexPackage> {
-    let file = std::fs::File::open(path)
+    let path = store.path(Area::Public, key);
+    let file = store
+        .open(Area::Public, key)?
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
         .with_context(|| format!("failed to open `{}`", path.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
     entry_of_reader(reader, &path.display().to_string(), identity)
@@ -191,7 +198,7 @@ pub fn entry_of_stored(
     identity: &manifest::RegistryIdentity,
 ) -> Result<IndexPackage> {
     if !store.is_remote() {
-        return entry_of_file(&store.path(Area::Public, key), identity);
+        return entry_of_file(store, key, identity);
     }
     let bytes = store
         .read(Area::Public, key)?

@@ -108,7 +108,7 @@ fn read_all(reg: &Registry, printer: Printer) -> Result<(ByCrate, Vec<String>)> 
                 }
                 let mtime = match store.is_remote() {
                     true => None,
-                    false => Some(std::fs::metadata(store.path(Area::Public, key))?.modified()?),
+                    false => Some(store.metadata(Area::Public, key)?.modified()?),
                 };
                 Ok((
                     entry,

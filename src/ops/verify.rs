@@ -75,7 +75,8 @@ pub fn verify(reg: &Registry) -> Result<Report> {
     let state = reg.store.path(Area::State, "");
     let _lock = RegistryLock::acquire_within(&state, LockMode::Shared, wait, || {})?;
     let mirror = reg.store.path(Area::State, crate::mirror::layout::LOCK_DIR);
-    let _mirror = match mirror.join("lock").exists() {
+    let mirror_lock = format!("{}/lock", crate::mirror::layout::LOCK_DIR);
+    let _mirror = match reg.store.exists(Area::State, &mirror_lock) {
         true => Some(RegistryLock::acquire_within(
             &mirror,
             LockMode::Shared,

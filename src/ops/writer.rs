@@ -73,9 +73,7 @@ impl<'a> Writer<'a> {
         }
         let dir = self.reg.git_dir();
         for path in git::stale_locks(&dir) {
-            std::fs::remove_file(&path).with_context(|| {
-                format!("failed to remove the stale git lock `{}`", path.display())
-            })?;
+            git::remove_stale_lock(&path)?;
             let rel = path
                 .strip_prefix(self.reg.store.public_dir())
                 .unwrap_or(&path);

@@ -106,6 +106,8 @@ const INLINE_LIMIT: u64 = 256 * 1024;
 
 /// Opens `rel` below `public` as a regular file without following any symbolic link or
 /// leaving the folder: one `openat2` (Linux 5.6 and later), else a canonical-path check.
+// reason: the server's file serving, measured and tuned here.
+#[allow(clippy::disallowed_methods)]
 fn open_below(
     public_dir: &std::fs::File,
     public: &Path,

@@ -29,7 +29,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 struct AppState {
@@ -46,6 +46,21 @@ struct LocalTree {
     public: PathBuf,
     /// `public/` opened, to open files below it.
     public_dir: std::fs::File,
+}
+
+impl LocalTree {
+    // reason: the server's file serving opens `public/` once and every file below it with
+    // `openat2` (files.rs, file_cache.rs), measured and tuned there.
+    #[allow(clippy::disallowed_methods)]
+    fn open(public_dir: &Path) -> Result<Self> {
+        let public = std::fs::canonicalize(public_dir)
+            .with_context(|| format!("failed to open `{}`", public_dir.display()))?;
+        Ok(Self {
+            public_dir: std::fs::File::open(&public)
+                .with_context(|| format!("failed to open `{}`", public_dir.display()))?,
+            public,
+        })
+    }
 }
 
 impl AppState {
@@ -166,15 +181,9 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
         }
         (None, remote_location(reg))
     } else {
-        let public_dir = reg.store.public_dir();
-        let public = std::fs::canonicalize(&public_dir)
-            .with_context(|| format!("failed to open `{}`", public_dir.display()))?;
-        let local = LocalTree {
-            public_dir: std::fs::File::open(&public)
-                .with_context(|| format!("failed to open `{}`", public_dir.display()))?,
-            public: public.clone(),
-        };
-        (Some(local), public.display().to_string())
+        let local = LocalTree::open(&reg.store.public_dir())?;
+        let shown = local.public.display().to_string();
+        (Some(local), shown)
     };
     let pull = match &opts.mirror_upstream {
         Some(url) => Some(crate::mirror::pull::PullThrough::new(

@@ -85,6 +85,7 @@ fn take(p: &mut Pending) -> Option<serde_json::Value> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reason: tests build their own trees.
 mod tests {
     use super::*;
 

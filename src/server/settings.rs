@@ -59,6 +59,8 @@ impl Live {
     }
 }
 
+// reason: ktra.toml in the settings folder, not registry data.
+#[allow(clippy::disallowed_methods)]
 fn modified(reg: &Registry) -> Option<SystemTime> {
     std::fs::metadata(reg.root().join(config::FILE_NAME))
         .and_then(|m| m.modified())

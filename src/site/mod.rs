@@ -21,4 +21,5 @@ pub use search::{ENTRY_BUDGET, search_index};
 pub use templates::Templates;
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reason: tests build their own trees.
 mod tests;

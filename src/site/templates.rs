@@ -210,6 +210,8 @@ fn escape_formatter(
 }
 
 /// The override for `name` and its path, when `dir/name` exists.
+// reason: the templates folder beside ktra.toml (settings), not registry data.
+#[allow(clippy::disallowed_methods)]
 fn read_override(dir: Option<&Path>, name: &str) -> Result<Option<(String, String)>> {
     let Some(dir) = dir else { return Ok(None) };
     let path = dir.join(name);

@@ -52,6 +52,14 @@ impl GitIndex {
         Ok(Self { repo })
     }
 
+    /// The git index at `path`, made there first if it has none.
+    pub fn open_or_init(path: &Path) -> Result<Self> {
+        match path.join("HEAD").exists() {
+            true => Self::open(path),
+            false => Self::init(path),
+        }
+    }
+
     pub fn head(&self) -> Option<Oid> {
         self.repo.refname_to_id(BRANCH).ok()
     }
@@ -292,6 +300,12 @@ pub fn stale_locks(git_dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// Removes a lock file found by [`stale_locks`].
+pub fn remove_stale_lock(path: &Path) -> Result<()> {
+    std::fs::remove_file(path)
+        .with_context(|| format!("failed to remove the stale git lock `{}`", path.display()))
 }
 
 /// The blob id git gives these bytes (to compare the sparse files with the git tree).

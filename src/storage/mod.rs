@@ -14,6 +14,10 @@
 //! └── state/                 private: lock, journal, names, temp files
 //! ```
 
+// reason: this module is the storage interface; the rest of the crate is fenced off raw file
+// access by `disallowed-methods` in clippy.toml and comes through here.
+#![allow(clippy::disallowed_methods)]
+
 mod batch;
 #[cfg(feature = "aws")]
 pub mod bucket;
@@ -138,6 +142,41 @@ impl Store {
         }
     }
 
+    /// The file system's facts about a file (its size, its modification time), with the path in
+    /// the error. The local tree only, as [`Store::open`]: on object storage nothing is found.
+    pub fn metadata(&self, area: Area, key: &str) -> Result<fs::Metadata> {
+        let path = self.path(area, key);
+        fs::metadata(&path).with_context(|| format!("failed to read `{}`", path.display()))
+    }
+
+    /// Sets a file's modification time to now (the local tree only, as [`Store::open`]).
+    pub fn touch(&self, area: Area, key: &str) -> Result<()> {
+        let path = self.path(area, key);
+        fs::File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .with_context(|| format!("failed to touch `{}`", path.display()))
+    }
+
+    /// Appends `bytes` to a private file (created readable by the owner only) and syncs it.
+    /// The local tree only: object storage has no appends (write an object of its own).
+    pub fn append_private(&self, area: Area, key: &str, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.path(area, key);
+        let mut file = fs::File::options()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("failed to open `{}`", path.display()))?;
+        file.write_all(bytes)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+        file.sync_data()
+            .with_context(|| format!("failed to sync `{}`", path.display()))
+    }
+
     /// Whether `key` holds exactly `bytes` (the size is compared first, so a changed file
     /// usually costs one `stat`). An unreadable file holds nothing.
     pub fn holds(&self, area: Area, key: &str, bytes: &[u8]) -> bool {
@@ -203,6 +242,26 @@ impl Store {
         let parent = path.parent().expect("keys have a parent");
         fs::create_dir_all(parent)
             .with_context(|| format!("failed to create `{}`", parent.display()))
+    }
+
+    /// Creates a folder of an area (nothing to do on object storage, which has no folders).
+    pub fn make_dir(&self, area: Area, dir: &str) -> Result<()> {
+        if self.is_remote() {
+            return Ok(());
+        }
+        let path = self.path(area, dir);
+        fs::create_dir_all(&path).with_context(|| format!("failed to create `{}`", path.display()))
+    }
+
+    /// Creates the private folder of a new local tree with its temp folder, and makes it
+    /// private (0700): later it holds users and token hashes.
+    pub fn make_private_area(&self) -> Result<()> {
+        let tmp = self.tmp_dir();
+        fs::create_dir_all(&tmp)
+            .with_context(|| format!("failed to create `{}`", tmp.display()))?;
+        let state = self.path(Area::State, "");
+        fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .with_context(|| format!("failed to make `{}` private", state.display()))
     }
 
     pub fn batch(&self) -> Batch<'_> {

@@ -311,6 +311,8 @@ fn copy_registry(
     report.versions = verified.versions;
     crash::point("migrate-before-settings");
     if let Some(dir) = target.settings_file.parent() {
+        // reason: the settings folder (it holds only ktra.toml), not registry data.
+        #[allow(clippy::disallowed_methods)]
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create `{}`", dir.display()))?;
     }
@@ -330,6 +332,25 @@ fn copied_private(key: &str) -> bool {
         || first == crate::mirror::layout::LOCK_DIR)
 }
 
+/// An entry of a destination folder other than `public/` and `state/` (the last one listed).
+// reason: the folder that is to hold the new registry's settings, looked at as a whole before
+// it is a registry.
+#[allow(clippy::disallowed_methods)]
+fn foreign_entry(root: &Path) -> Result<Option<String>> {
+    let mut foreign = None;
+    if root.exists() {
+        for entry in std::fs::read_dir(root)
+            .with_context(|| format!("failed to list `{}`", root.display()))?
+        {
+            let name = entry?.file_name();
+            if name != Store::PUBLIC && name != Store::STATE {
+                foreign = Some(name.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(foreign)
+}
+
 fn describe(reg: &Registry) -> String {
     match &reg.config.storage {
         Some(s) => s.url.clone(),
@@ -341,11 +362,7 @@ fn target_git(reg: &Registry) -> Result<Option<crate::storage::git::GitIndex>> {
     if !reg.config.git.enabled {
         return Ok(None);
     }
-    let dir = reg.git_dir();
-    match dir.join("HEAD").exists() {
-        true => crate::storage::git::GitIndex::open(&dir).map(Some),
-        false => crate::storage::git::GitIndex::init(&dir).map(Some),
-    }
+    crate::storage::git::GitIndex::open_or_init(&reg.git_dir()).map(Some)
 }
 
 /// The target's settings: the source's, with the new location, URL and git setting.
@@ -404,7 +421,10 @@ fn open_target(
         }
     };
     let settings_file = root.join(config::FILE_NAME);
-    if let Ok(text) = std::fs::read_to_string(&settings_file) {
+    // reason: ktra.toml in the settings folder, not registry data.
+    #[allow(clippy::disallowed_methods)]
+    let settings_text = std::fs::read_to_string(&settings_file);
+    if let Ok(text) = settings_text {
         let unfinished = matches!(opts.to, Destination::Buckets { .. }) && text == config.to_toml();
         if !unfinished {
             bail!(
@@ -430,17 +450,10 @@ fn open_target(
         }
     }
     // A folder holding anything beside public/ and state/ is someone else's.
-    let mut foreign = None;
-    if !remote && root.exists() {
-        for entry in std::fs::read_dir(&root)
-            .with_context(|| format!("failed to list `{}`", root.display()))?
-        {
-            let name = entry?.file_name();
-            if name != Store::PUBLIC && name != Store::STATE {
-                foreign = Some(name.to_string_lossy().into_owned());
-            }
-        }
-    }
+    let foreign = match remote {
+        true => None,
+        false => foreign_entry(&root)?,
+    };
     let found: Option<Marker> = match reg.store.read(Area::State, MARKER)? {
         Some(bytes) => Some(
             serde_json::from_slice(&bytes)
@@ -484,12 +497,9 @@ fn open_target(
         }
     };
     if !remote {
-        std::fs::create_dir_all(reg.store.tmp_dir())
+        reg.store
+            .make_private_area()
             .with_context(|| format!("failed to create `{}`", root.display()))?;
-        std::fs::set_permissions(
-            reg.store.path(Area::State, ""),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
     }
     if !resumed {
         copy::put_marker(&reg.store, &serde_json::to_vec_pretty(marker)?, &shown)?;

@@ -13,6 +13,7 @@ mod update;
 mod views;
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reason: tests build their own trees.
 mod crate_list_tests;
 
 pub use crate_pages::CrateSource;
@@ -51,6 +52,8 @@ pub fn site_info(reg: &Registry) -> SiteInfo {
     }
 }
 
+// reason: the templates folder beside ktra.toml (settings), not registry data.
+#[allow(clippy::disallowed_methods)]
 pub fn templates(reg: &Registry) -> Result<Templates> {
     let dir = reg.root().join("templates");
     Templates::load(dir.is_dir().then_some(dir.as_path()))

@@ -40,7 +40,10 @@ pub struct ExportReport {
 
 pub fn export(reg: &Registry, opts: &ExportOptions<'_>, printer: Printer) -> Result<ExportReport> {
     let out = opts.out;
-    if !opts.force && out.exists() {
+    // reason: the archive `ktra export` writes (the user's output).
+    #[allow(clippy::disallowed_methods)]
+    let taken = !opts.force && out.exists();
+    if taken {
         bail!(
             "`{}` already exists; pass `--force` to replace it",
             out.display()
@@ -177,6 +180,8 @@ fn write_archive(reg: &Registry, m: &Manifest, out: &Path, force: bool, mtime: u
     persisted
         .map_err(|e| e.error)
         .with_context(|| format!("failed to write `{}`", out.display()))?;
+    // reason: the folder of the archive `ktra export` writes (the user's output).
+    #[allow(clippy::disallowed_methods)]
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("failed to sync `{}`", dir.display()))

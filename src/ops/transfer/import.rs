@@ -42,7 +42,10 @@ pub fn import(
 ) -> Result<ImportReport> {
     let root = std::path::absolute(root)
         .with_context(|| format!("failed to resolve `{}`", root.display()))?;
-    let existing = if root.join(config::FILE_NAME).is_file() {
+    // reason: looks for ktra.toml (the settings), not registry data.
+    #[allow(clippy::disallowed_methods)]
+    let is_registry = root.join(config::FILE_NAME).is_file();
+    let existing = if is_registry {
         if opts.init_url.is_some() {
             printer.note(format!(
                 "`{}` is a registry already; `--init-url` is not used",
@@ -65,6 +68,8 @@ pub fn import(
     let outside = match existing {
         Some(_) => None,
         None => {
+            // reason: the folder the new registry is to be created in (not one yet).
+            #[allow(clippy::disallowed_methods)]
             let near = root
                 .ancestors()
                 .find(|a| a.is_dir())
@@ -143,6 +148,8 @@ pub(super) fn check_state(
             continue;
         }
         let bytes = match staged.files.get(key) {
+            // reason: a temp file staged from the archive.
+            #[allow(clippy::disallowed_methods)]
             Some(tmp) => {
                 std::fs::read(tmp).with_context(|| format!("failed to read `{}`", tmp.display()))?
             }

@@ -37,12 +37,7 @@ pub fn scan(store: &Store, known: &(dyn Fn(&str, u64) -> Option<FileSum> + Sync)
     let sums: Vec<Result<(String, FileSum)>> = keys
         .into_par_iter()
         .map(|key| {
-            let path = store.path(Area::Public, &key);
-            let size = std::fs::metadata(&path)
-                .map_err(|e| {
-                    anyhow::Error::new(e).context(format!("failed to read `{}`", path.display()))
-                })?
-                .len();
+            let size = store.metadata(Area::Public, &key)?.len();
             if let Some(sum) = known(&key, size) {
                 return Ok((key, sum));
             }

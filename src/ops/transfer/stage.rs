@@ -24,6 +24,8 @@ pub struct Staged {
 
 type Entries<'a> = tar::Entries<'a, BufReader<File>>;
 
+// reason: the archive given to `ktra import` (the user's input).
+#[allow(clippy::disallowed_methods)]
 fn open(path: &Path) -> Result<tar::Archive<BufReader<File>>> {
     let file = File::open(path).with_context(|| format!("failed to open `{}`", path.display()))?;
     Ok(tar::Archive::new(BufReader::new(file)))
@@ -70,6 +72,8 @@ pub fn stage(path: &Path, dir: &Path) -> Result<Staged> {
     let mut archive = open(path)?;
     let mut entries = archive.entries().context("failed to read the archive")?;
     let manifest = first_entry(&mut entries)?;
+    // reason: the folder of temp files the archive is staged in.
+    #[allow(clippy::disallowed_methods)]
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
     let mut files: BTreeMap<String, TempPath> = BTreeMap::new();
