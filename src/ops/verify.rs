@@ -142,6 +142,11 @@ fn verify_once(reg: &Registry) -> Result<Report> {
             continue;
         }
         let bytes = store.read(Area::Public, &key)?.unwrap_or_default();
+        if store.is_remote() && bytes.iter().all(u8::is_ascii_whitespace) {
+            // Object storage keeps the index file of a crate whose last version was removed,
+            // empty (a removal cannot be made conditional): a crate with no versions.
+            continue;
+        }
         check_index_file(&key, &bytes, problems, &mut entries, &mut expected_crates);
         blobs.push((key, blob_of(&bytes)));
     }

@@ -133,10 +133,18 @@ impl Store {
         }
     }
 
-    pub fn open(&self, area: Area, key: &str) -> Result<Option<fs::File>> {
+    /// Opens a file for reading; `None` when it does not exist. On object storage the object
+    /// is fetched whole (one request) and read from memory.
+    pub fn open(&self, area: Area, key: &str) -> Result<Option<Box<dyn Read + Send>>> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return Ok(b
+                .read(area, key)?
+                .map(|bytes| Box::new(io::Cursor::new(bytes)) as Box<dyn Read + Send>));
+        }
         let path = self.path(area, key);
         match fs::File::open(&path) {
-            Ok(f) => Ok(Some(f)),
+            Ok(f) => Ok(Some(Box::new(f))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("failed to open `{}`", path.display())),
         }
@@ -175,6 +183,21 @@ impl Store {
             .with_context(|| format!("failed to write `{}`", path.display()))?;
         file.sync_data()
             .with_context(|| format!("failed to sync `{}`", path.display()))
+    }
+
+    /// A file's size in bytes without reading it (a `stat`; a `HEAD` on object storage);
+    /// `None` when it does not exist.
+    pub fn size(&self, area: Area, key: &str) -> Result<Option<u64>> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return Ok(b.area(area).head(key)?.map(|h| h.size));
+        }
+        let path = self.path(area, key);
+        match fs::metadata(&path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("failed to read `{}`", path.display())),
+        }
     }
 
     /// Whether `key` holds exactly `bytes` (the size is compared first, so a changed file

@@ -21,6 +21,7 @@ mod mirror;
 mod nginx;
 mod object_storage;
 mod object_storage_serve;
+mod object_storage_transfer;
 mod s3_server;
 mod serve;
 mod serve_cache;

@@ -85,8 +85,15 @@ impl BucketRegistry {
     }
 
     pub fn run(&self, local: &Registry, args: &[&str]) -> Outcome {
+        self.run_with(local, args, &[])
+    }
+
+    /// [`BucketRegistry::run`] with more environment variables (`KTRA_CRASH_AT`, ...).
+    pub fn run_with(&self, local: &Registry, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        self.ktra(local, &args, true).args_done()
+        let mut pending = self.ktra(local, &args, true);
+        pending.cmd.envs(envs.iter().copied());
+        pending.args_done()
     }
 
     /// An object read anonymously over plain HTTP, as cargo reads it: (status, headers, body).
@@ -108,7 +115,7 @@ impl Pending {
     }
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
+pub fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read the settings folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

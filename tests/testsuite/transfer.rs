@@ -498,6 +498,17 @@ fn damaged_archives_are_refused_and_change_nothing() {
         dir.join("misplaced.tar"),
         "crate `Bar_Baz` belongs in `index/ba/r_/bar_baz`",
     ));
+    // Sound lines, but not laid out as ktra writes an index file (no newline at the end): the
+    // registry would not hold the archive's listing afterwards.
+    rewrite(&full, &dir.join("layout.tar"), |p, bytes| {
+        if p == "index/3/f/foo" {
+            assert_eq!(bytes.pop(), Some(b'\n'));
+        }
+    });
+    cases.push((
+        dir.join("layout.tar"),
+        "is not laid out as ktra writes index files",
+    ));
     // A file the manifest does not carry, with a path that leaves the tree.
     let mut all = entries(&full);
     all.push(("../../escaped".into(), b"x".to_vec()));
@@ -619,6 +630,20 @@ fn mirror_files_travel_and_private_state_never_does() {
     assert!(!b.join("state/mirror/upstream").exists());
     ktra_at(&a, &b, &["verify"]).success();
 
+    // Mirror files gone since an export travel as removals: index file, then crate files.
+    fs::remove_file(a.root.join("public/mirror/index/2/up")).unwrap();
+    for vers in ["1.0.0", "2.0.0"] {
+        fs::remove_file(a.root.join(format!("public/mirror/crates/up-{vers}.crate"))).unwrap();
+    }
+    let inc = tmp(&a).join("mirror-inc.tar");
+    a.ktra(&["export", s(&inc), "--since", s(&archive)])
+        .success();
+    assert_eq!(manifest(&inc).removed.len(), 3);
+    ktra_at(&a, &b, &["import", s(&inc)]).success();
+    assert_same_files(&content(&a.root), &content(&b), "after mirror removals");
+    assert!(!b.join("public/mirror/crates/up-1.0.0.crate").exists());
+    ktra_at(&a, &b, &["verify"]).success();
+
     // A tampered mirror crate file is caught like any other.
     rewrite(&archive, &tmp(&a).join("bad-mirror.tar"), |p, bytes| {
         if p == "mirror/crates/up-1.0.0.crate" {
@@ -635,14 +660,15 @@ fn mirror_files_travel_and_private_state_never_does() {
     );
 }
 
-/// Every point where an import can stop: journal written, crate files, index files, between
-/// deleting index and crate files, the git index, and just before the end.
+/// Every point where an import (a change of the pipeline) can stop: journal written, crate
+/// files, index files, between deleting index and crate files, the git index, and just before
+/// the end.
 const IMPORT_POINTS: [&str; 10] = [
     "journal-partial",
-    "import-crates-synced",
-    "import-crates-partial",
-    "import-index-synced",
-    "import-index-partial",
+    "crates-synced",
+    "crates-partial",
+    "index-synced",
+    "index-partial",
     "before-crate-removal",
     "before-git",
     "git-objects",

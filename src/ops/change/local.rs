@@ -25,6 +25,8 @@ pub struct Local<'a> {
     edited: HashMap<String, IndexFile>,
     put: Vec<PendingCrate>,
     removed: Vec<PendingCrate>,
+    /// Crate files of the mirror to remove with `removed` (not in the journal).
+    removed_mirror: Vec<String>,
     /// Build the git index again whole rather than commit the files changed.
     whole_git: bool,
 }
@@ -41,6 +43,7 @@ impl<'a> Local<'a> {
             edited: HashMap::new(),
             put: Vec::new(),
             removed: Vec::new(),
+            removed_mirror: Vec::new(),
             whole_git: false,
         })
     }
@@ -112,6 +115,22 @@ impl<'a> Local<'a> {
         Ok(())
     }
 
+    pub fn put_mirror(&mut self, key: &str, temp: TempPath) -> Result<()> {
+        match super::mirror_crate(key)? {
+            true => self.crates.put_file(Area::Public, key, temp),
+            false => self.index.put_file(Area::Public, key, temp),
+        }
+        Ok(())
+    }
+
+    pub fn remove_mirror(&mut self, key: &str) -> Result<()> {
+        match super::mirror_crate(key)? {
+            true => self.removed_mirror.push(key.to_owned()),
+            false => self.index.remove(Area::Public, key),
+        }
+        Ok(())
+    }
+
     pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
         self.crates.put(Area::State, key, bytes)
     }
@@ -139,6 +158,7 @@ impl<'a> Local<'a> {
         let nothing = !self.whole_git
             && self.put.is_empty()
             && self.removed.is_empty()
+            && self.removed_mirror.is_empty()
             && self.index_keys.is_empty()
             && self.crates.is_empty()
             && self.index.is_empty();
@@ -153,6 +173,7 @@ impl<'a> Local<'a> {
             index_keys,
             put,
             removed,
+            removed_mirror,
             whole_git,
             ..
         } = self;
@@ -171,11 +192,11 @@ impl<'a> Local<'a> {
             // 2. Index files, in the order the change gave them (dependencies first).
             index.commit().context("failed to write the index files")?;
             // 3. Crate files no index line names any more, once that is durable.
-            if !removed.is_empty() {
+            if !removed.is_empty() || !removed_mirror.is_empty() {
                 reg.store.sync()?;
                 crate::storage::crash::point("before-crate-removal");
-                for p in &removed {
-                    reg.store.remove(Area::Public, &p.key)?;
+                for key in removed.iter().map(|p| &p.key).chain(&removed_mirror) {
+                    reg.store.remove(Area::Public, key)?;
                 }
             }
             Ok(())

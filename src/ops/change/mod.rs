@@ -164,6 +164,29 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Puts a file of the mirror from a temporary file (from
+    /// [`crate::storage::Store::temp_file`]): a crate file (`mirror/crates/...`) with the crate
+    /// files, durable before any index file moves; an index file (`mirror/index/...`) with the
+    /// index files, in call order. Neither is in the journal or the git index. Object storage
+    /// keeps no mirror.
+    pub fn put_mirror(&mut self, key: &str, temp: TempPath) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.put_mirror(key, temp),
+            #[cfg(feature = "aws")]
+            Inner::Remote(_) => no_mirror(key),
+        }
+    }
+
+    /// Removes a file of the mirror: an index file with the index files, a crate file after
+    /// them (with the crate files [`Tx::remove_crate`] removes).
+    pub fn remove_mirror(&mut self, key: &str) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.remove_mirror(key),
+            #[cfg(feature = "aws")]
+            Inner::Remote(_) => no_mirror(key),
+        }
+    }
+
     /// Puts a private file of the change (the site's metadata of a crate), durable with the
     /// crate files.
     pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
@@ -224,6 +247,28 @@ impl<'a> Tx<'a> {
             }
         }
     }
+}
+
+#[cfg(feature = "aws")]
+fn no_mirror(key: &str) -> Result<()> {
+    anyhow::bail!("a registry in object storage keeps no mirror (`{key}`)")
+}
+
+/// Whether a public key is a crate file of the mirror (`true`) or one of its index files.
+fn mirror_crate(key: &str) -> Result<bool> {
+    use crate::mirror::layout;
+    let under = |dir: &str| {
+        key.strip_prefix(dir)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| !rest.is_empty())
+    };
+    if under(layout::CRATES_DIR) {
+        return Ok(true);
+    }
+    if under(layout::INDEX_DIR) && key != layout::CONFIG_JSON {
+        return Ok(false);
+    }
+    anyhow::bail!("`{key}` is not a crate or index file of the mirror")
 }
 
 /// The site's part of a change on object storage, from the index files it wrote.

@@ -1,19 +1,19 @@
 //! `ktra export`: the registry's index and crate files (and the mirror's) as one tar archive,
-//! read under the registry and mirror locks so it is one consistent state. With a previous
-//! archive, only what changed since it travels.
+//! one consistent state, read through the store: under the registry and mirror locks on the
+//! local tree; on object storage the index files as read once, then the crate files their lines
+//! name. The archive is the same whichever backend. With a previous archive, only what changed
+//! since it travels.
 
-use super::manifest::{self, FileSum, Manifest};
-use super::paths::{self, Kind};
-use super::{listing, stage};
-use crate::index::IndexFile;
-use crate::mirror::layout;
+use super::listing::{self, ScanOptions};
+use super::manifest::{self, Listing, Manifest};
+use super::stage;
 use crate::ops::writer::Writer;
 use crate::printer::Printer;
 use crate::registry::Registry;
 use crate::storage::Area;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::time::SystemTime;
@@ -63,16 +63,47 @@ pub fn export(reg: &Registry, opts: &ExportOptions<'_>, printer: Printer) -> Res
             reg.config.name
         );
     }
-    // Held to the end: nothing changes while the state is read and written out.
-    let _writer = Writer::begin(reg, printer)?;
-    let _mirror = crate::mirror::commit::lock_for_command(reg, printer)?;
-    let unchanged = unchanged_crates(reg, since.as_ref())?;
-    let known = |key: &str, size: u64| unchanged.get(key).filter(|s| s.size == size).cloned();
-    let scan = listing::scan(&reg.store, &known)?;
+    // On the local tree the registry and mirror locks are held to the end: nothing changes
+    // while the state is read and written out. Object storage has no lock (and nothing may be
+    // written beside its `ktra.toml`): the index files go into the archive exactly as read, and
+    // crate files are never rewritten, so the archive is one state all the same.
+    let _locks = match reg.store.is_remote() {
+        true => None,
+        false => Some((
+            Writer::begin(reg, printer)?,
+            crate::mirror::commit::lock_for_command(reg, printer)?,
+        )),
+    };
+    let known: Vec<&Listing> = since.iter().map(|m| &m.files).collect();
+    let scan = listing::scan(
+        &reg.store,
+        &ScanOptions {
+            known: &known,
+            keep_index: reg.store.is_remote(),
+        },
+    )?;
     for key in &scan.skipped {
         printer.warn(format!(
             "`public/{key}` is not an index or crate file; not exported"
         ));
+    }
+    for key in &scan.unnamed {
+        printer.warn(format!(
+            "`public/{key}` is named by no index line (an add in progress, or left by a killed \
+             writer: `ktra verify` reports it); not exported"
+        ));
+    }
+    let mut missing: Vec<&String> = scan
+        .named
+        .keys()
+        .filter(|k| !scan.files.contains_key(*k))
+        .collect();
+    missing.sort();
+    if let Some(key) = missing.first() {
+        bail!(
+            "an index line names `public/{key}`, which is missing: it was removed while being \
+             exported (run the export again), or the registry is damaged (`ktra verify` tells)"
+        );
     }
     let now = SystemTime::now();
     let created = humantime::format_rfc3339_seconds(now).to_string();
@@ -80,7 +111,7 @@ pub fn export(reg: &Registry, opts: &ExportOptions<'_>, printer: Printer) -> Res
     let mtime = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    write_archive(reg, &m, out, opts.force, mtime)?;
+    write_archive(reg, &m, &scan.index, out, opts.force, mtime)?;
     Ok(ExportReport {
         id: m.id.clone(),
         base: m.base.clone(),
@@ -91,39 +122,17 @@ pub fn export(reg: &Registry, opts: &ExportOptions<'_>, printer: Printer) -> Res
     })
 }
 
-/// Crate files are never rewritten in place: one the previous export listed, with the same
-/// size and still named with that checksum by the index, is not read again.
-fn unchanged_crates(reg: &Registry, since: Option<&Manifest>) -> Result<HashMap<String, FileSum>> {
-    let mut out = HashMap::new();
-    let Some(prev) = since else {
-        return Ok(out);
-    };
-    for folder in ["index", layout::INDEX_DIR] {
-        for key in reg.store.walk(Area::Public, folder)? {
-            let Ok(Kind::Index { side, .. }) = paths::classify(&key) else {
-                continue;
-            };
-            let bytes = reg.store.read(Area::Public, &key)?.unwrap_or_default();
-            let Ok(file) = IndexFile::parse(&bytes) else {
-                continue;
-            };
-            for l in file.lines {
-                let crate_key = paths::crate_key(side, &l.head.name, &l.head.vers);
-                if let Some(s) = prev
-                    .files
-                    .get(&crate_key)
-                    .filter(|s| s.sha256 == l.head.cksum)
-                {
-                    out.insert(crate_key, s.clone());
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Writes the archive to a temporary file next to `out`, then moves it into place.
-fn write_archive(reg: &Registry, m: &Manifest, out: &Path, force: bool, mtime: u64) -> Result<()> {
+/// Index files held in `index` are written as held; every other file is read through the
+/// store and must still have the sum the manifest lists.
+fn write_archive(
+    reg: &Registry,
+    m: &Manifest,
+    index: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    force: bool,
+    mtime: u64,
+) -> Result<()> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -151,9 +160,12 @@ fn write_archive(reg: &Registry, m: &Manifest, out: &Path, force: bool, mtime: u
     .context("failed to write the archive")?;
     for p in &m.carried {
         let want = &m.files[p];
-        let path = reg.store.path(Area::Public, p);
-        let Some(file) = reg.store.open(Area::Public, p)? else {
-            bail!("`{}` disappeared while being exported", path.display());
+        let file: Box<dyn Read + Send> = match index.get(p) {
+            Some(bytes) => Box::new(bytes.as_slice()),
+            None => match reg.store.open(Area::Public, p)? {
+                Some(file) => file,
+                None => bail!("`public/{p}` disappeared while being exported"),
+            },
         };
         let mut reader = HashingReader {
             inner: file.take(want.size),
@@ -161,9 +173,9 @@ fn write_archive(reg: &Registry, m: &Manifest, out: &Path, force: bool, mtime: u
             len: 0,
         };
         tar.append_data(&mut header(want.size), p, &mut reader)
-            .with_context(|| format!("failed to add `{}` to the archive", path.display()))?;
+            .with_context(|| format!("failed to add `public/{p}` to the archive"))?;
         if reader.len != want.size || format!("{:x}", reader.hash.finalize()) != want.sha256 {
-            bail!("`{}` changed while being exported", path.display());
+            bail!("`public/{p}` changed while being exported");
         }
     }
     let mut buffered = tar.into_inner().context("failed to write the archive")?;

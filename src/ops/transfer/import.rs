@@ -4,10 +4,11 @@
 
 use super::content::{self, IndexFacts};
 use super::manifest::{Listing, short};
-use super::paths::{self, Kind};
+use super::paths::{self, Kind, Side};
 use super::stage::{self, Staged};
 use super::{apply, plan};
 use crate::config;
+use crate::index::IndexFile;
 use crate::ops::init::{self, InitOptions};
 use crate::printer::Printer;
 use crate::registry::Registry;
@@ -87,12 +88,11 @@ pub fn import(
             )
         }
     };
-    let dir = match (&existing, &outside) {
-        (Some(reg), _) => reg.store.tmp_dir(),
-        (None, Some(t)) => t.path().to_owned(),
+    let staged = match (&existing, &outside) {
+        (Some(reg), _) => stage::stage(archive, &|| reg.store.temp_file())?,
+        (None, Some(t)) => stage::stage(archive, &|| stage::temp_file(t.path()))?,
         (None, None) => unreachable!("one of the two is set"),
     };
-    let staged = stage::stage(archive, &dir)?;
     let m = &staged.manifest;
     let (reg, created) = match existing {
         Some(reg) => {
@@ -147,18 +147,27 @@ pub(super) fn check_state(
         if !matches!(paths::classify(key), Ok(Kind::Index { .. })) {
             continue;
         }
-        let bytes = match staged.files.get(key) {
-            // reason: a temp file staged from the archive.
-            #[allow(clippy::disallowed_methods)]
-            Some(tmp) => {
-                std::fs::read(tmp).with_context(|| format!("failed to read `{}`", tmp.display()))?
-            }
-            None => current(key)?
+        let bytes = match staged.files.contains_key(key) {
+            true => staged.read(key)?,
+            false => current(key)?
                 .ok_or_else(|| anyhow!("`public/{key}` is missing from the registry"))?,
         };
         let f = content::check_index(key, &bytes).map_err(|e| {
             anyhow!(e).context(format!("export {} is not a sound registry", short(&m.id)))
         })?;
+        // The change pipeline writes an index file from its lines: a carried one must be
+        // exactly that, or the registry would not hold the archive's listing afterwards.
+        if f.side == Side::Registry
+            && staged.files.contains_key(key)
+            && IndexFile::parse(&bytes).map(|f| f.to_bytes()).ok() != Some(bytes)
+        {
+            bail!(
+                "`{key}` in export {} is not laid out as ktra writes index files (one line per \
+                 version, each ending in a newline): `ktra rebuild` in the exporting registry \
+                 writes it so",
+                short(&m.id)
+            );
+        }
         facts.insert(key.clone(), f);
     }
     content::check_references(&facts, &m.files).map_err(|e| {

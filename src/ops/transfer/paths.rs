@@ -5,8 +5,9 @@
 use crate::index::path;
 use crate::mirror::layout;
 
-/// The folders (relative to `public/`) whose files travel.
-pub const FOLDERS: [&str; 4] = ["index", "crates", layout::INDEX_DIR, layout::CRATES_DIR];
+/// The folders (relative to `public/`) whose files travel: index files, and crate files.
+pub const INDEX_FOLDERS: [&str; 2] = ["index", layout::INDEX_DIR];
+pub const CRATE_FOLDERS: [&str; 2] = ["crates", layout::CRATES_DIR];
 
 /// Whose file it is: the registry's own, or the mirror's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -194,6 +195,6 @@ mod tests {
         ] {
             assert!(classify(bad).is_err(), "{bad:?}");
         }
-        assert!(FOLDERS.contains(&"mirror/crates"));
+        assert!(CRATE_FOLDERS.contains(&"mirror/crates"));
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
-use tempfile::TempPath;
+use tempfile::{NamedTempFile, TempPath};
 
 /// Largest manifest read (a listing of millions of files fits).
 const MAX_MANIFEST: u64 = 1 << 30;
@@ -66,16 +66,13 @@ fn first_entry(entries: &mut Entries<'_>) -> Result<Manifest> {
     Manifest::parse(&bytes).map_err(anyhow::Error::msg)
 }
 
-/// Reads the whole archive, copying carried files into temporary files in `dir` (on the file
-/// system of the registry, so they can be moved into place).
-pub fn stage(path: &Path, dir: &Path) -> Result<Staged> {
+/// Reads the whole archive, copying carried files into temporary files made by `temp` (the
+/// registry's [`crate::storage::Store::temp_file`], on the file system of the registry, so
+/// that they can be moved into place).
+pub fn stage(path: &Path, temp: &dyn Fn() -> Result<NamedTempFile>) -> Result<Staged> {
     let mut archive = open(path)?;
     let mut entries = archive.entries().context("failed to read the archive")?;
     let manifest = first_entry(&mut entries)?;
-    // reason: the folder of temp files the archive is staged in.
-    #[allow(clippy::disallowed_methods)]
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("failed to create `{}`", dir.display()))?;
     let mut files: BTreeMap<String, TempPath> = BTreeMap::new();
     for entry in entries {
         let mut entry = entry.context("failed to read the archive (is it truncated?)")?;
@@ -109,7 +106,7 @@ pub fn stage(path: &Path, dir: &Path) -> Result<Staged> {
                 want.size
             );
         }
-        let tmp = temp_file(dir)?;
+        let tmp = temp()?;
         let mut out = HashingWriter {
             file: tmp.as_file(),
             hash: Sha256::new(),
@@ -135,8 +132,27 @@ pub fn stage(path: &Path, dir: &Path) -> Result<Staged> {
     Ok(Staged { manifest, files })
 }
 
-/// A temporary file readable by all (it may become a served file).
-fn temp_file(dir: &Path) -> Result<tempfile::NamedTempFile> {
+impl Staged {
+    /// The bytes of a carried file.
+    pub fn read(&self, key: &str) -> Result<Vec<u8>> {
+        let tmp = self
+            .files
+            .get(key)
+            .ok_or_else(|| anyhow::anyhow!("`{key}` was not staged"))?;
+        read(tmp)
+    }
+}
+
+/// The bytes of a staged file.
+// reason: a temp file staged from the archive, not registry data.
+#[allow(clippy::disallowed_methods)]
+pub fn read(tmp: &Path) -> Result<Vec<u8>> {
+    std::fs::read(tmp).with_context(|| format!("failed to read `{}`", tmp.display()))
+}
+
+/// A temporary file in `dir` readable by all (it may become a served file), for an import
+/// that creates the registry.
+pub fn temp_file(dir: &Path) -> Result<NamedTempFile> {
     tempfile::Builder::new()
         .prefix(".import-")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
