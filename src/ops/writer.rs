@@ -25,23 +25,29 @@ pub struct Writer<'a> {
     git_failed: Cell<bool>,
 }
 
+/// The registry lock of the local tree, exclusive, waiting at most the registry's
+/// `lock-timeout` and saying so when it waits.
+pub fn exclusive_lock(reg: &Registry, printer: Printer) -> Result<RegistryLock> {
+    let wait = reg.config.lock_timeout.effective();
+    RegistryLock::acquire_within(
+        &reg.store.path(Area::State, ""),
+        LockMode::Exclusive,
+        wait,
+        || {
+            printer.status(
+                "Blocking",
+                format!(
+                    "waiting for another ktra process to finish with the registry (at most {})",
+                    humantime::format_duration(wait)
+                ),
+            )
+        },
+    )
+}
+
 impl<'a> Writer<'a> {
     pub fn begin(reg: &'a Registry, printer: Printer) -> Result<Self> {
-        let wait = reg.config.lock_timeout.effective();
-        let lock = RegistryLock::acquire_within(
-            &reg.store.path(Area::State, ""),
-            LockMode::Exclusive,
-            wait,
-            || {
-                printer.status(
-                    "Blocking",
-                    format!(
-                        "waiting for another ktra process to finish with the registry (at most {})",
-                        humantime::format_duration(wait)
-                    ),
-                )
-            },
-        )?;
+        let lock = exclusive_lock(reg, printer)?;
         let writer = Self {
             reg,
             printer,

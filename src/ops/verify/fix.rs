@@ -24,7 +24,7 @@
 use super::{Report, orphan_pending, orphan_problem};
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
-use crate::storage::{Area, Journal, LockMode, RegistryLock};
+use crate::storage::{Area, Journal};
 use anyhow::Result;
 use std::time::Duration;
 
@@ -117,21 +117,7 @@ fn is_crate_key(key: &str) -> bool {
 
 fn local(reg: &Registry, orphans: &[String], printer: Printer) -> Result<Outcome> {
     let store = &reg.store;
-    let wait = reg.config.lock_timeout.effective();
-    let _lock = RegistryLock::acquire_within(
-        &store.path(Area::State, ""),
-        LockMode::Exclusive,
-        wait,
-        || {
-            printer.status(
-                "Blocking",
-                format!(
-                    "waiting for another ktra process to finish with the registry (at most {})",
-                    humantime::format_duration(wait)
-                ),
-            )
-        },
-    )?;
+    let _lock = crate::ops::writer::exclusive_lock(reg, printer)?;
     // Files of an interrupted change are the next writer's to roll back or forward.
     let journal = Journal::load(store)?.unwrap_or_default();
     let mut out = Outcome::default();

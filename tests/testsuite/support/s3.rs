@@ -116,24 +116,22 @@ impl S3Server {
     /// public bucket behind a CDN has: cargo can then read the index and crate files straight
     /// from `ENDPOINT/BUCKET/...`. Listing and writing stay private.
     pub fn allow_public_reads(&self, bucket: &str) {
-        let policy = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
-        );
-        let headers = [("Content-Type", "application/json")];
-        let r = self.request(
-            "PUT",
-            &format!("/{bucket}?policy"),
-            &headers,
-            policy.as_bytes(),
-        );
-        assert_eq!(r.status, 200, "policy of {bucket}: {}", lossy(&r.body));
+        self.allow_anyone(bucket, r#""s3:GetObject""#);
     }
 
     /// A bucket policy that lets anyone also put and delete its objects: for tests that damage
     /// a registry on purpose (a lost object, an operator's mistake) with plain requests.
     pub fn allow_public_writes(&self, bucket: &str) {
+        self.allow_anyone(
+            bucket,
+            r#"["s3:GetObject","s3:PutObject","s3:DeleteObject"]"#,
+        );
+    }
+
+    /// A bucket policy that lets anyone do `actions` (a JSON string or list) on its objects.
+    fn allow_anyone(&self, bucket: &str, actions: &str) {
         let policy = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":{actions},"Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
         );
         let headers = [("Content-Type", "application/json")];
         let r = self.request(
