@@ -16,6 +16,7 @@ mod migrate;
 mod mirror;
 mod nginx;
 mod object_storage;
+mod object_storage_mirror;
 mod object_storage_serve;
 mod s3_server;
 mod serve;
