@@ -92,7 +92,11 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
     }
     let token_env = opts.upstream_token_env.as_deref();
     let access = super::settings::Access::new(&reg.config, opts.retries, token_env)?;
-    let new_mirror = commit::write_config(reg, printer)?;
+    if commit::write_config(reg, printer)? {
+        // The home page shows the mirror's setup: at once, so that a sync that fails or is
+        // killed later does not leave it out.
+        reg.refresh_site(printer)?;
+    }
     reg.store
         .clean_stale_temp(std::time::Duration::from_secs(3600));
     let progress = printer.progress(0, "Mirroring");
@@ -168,10 +172,6 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         run_round(roots, follow)?;
     }
     progress.finish_and_clear();
-    if new_mirror {
-        // The home page shows the mirror's setup.
-        reg.refresh_site(printer)?;
-    }
     for w in &summary.warnings {
         printer.warn(w);
     }

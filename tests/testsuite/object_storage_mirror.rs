@@ -167,15 +167,54 @@ fn sync_mirror_fills_a_bucket_and_cargo_builds_from_it_alone() {
     let mut up = Upstream::start();
     let local = Registry::new(Protocol::Sparse);
     let reg = BucketRegistry::new(&local, "mirror-sync");
+    // Killed after its first index file: the crate files it verified are in the bucket, the
+    // index file written names only what is there (dependencies go first), and the next run
+    // downloads nothing again.
+    let upstream = up.sparse_url();
+    let mut crash = ktra_cmd(
+        &local,
+        &reg,
+        &[
+            "sync-mirror",
+            "--upstream",
+            &upstream,
+            "--retries",
+            "0",
+            "app",
+        ],
+    );
+    crash.env("KTRA_CRASH_AT", "mirror-index-partial");
+    let crashed = run(crash, &local.logs);
+    assert!(
+        !crashed.status.success() && crashed.stderr.contains("mirror-index-partial"),
+        "{}",
+        crashed.describe()
+    );
+    let verify = reg.run(&local, &["verify"]).success();
+    assert!(
+        !verify.stderr.contains("not self-contained") && !verify.stderr.contains("needs"),
+        "{}",
+        verify.describe()
+    );
     let out = sync(&local, &reg, &up, &["app", "--json"]).success();
     let report: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("--json");
     assert_eq!(report["versions"], 26, "{report}");
-    assert_eq!(report["downloaded"], 26, "{report}");
-    assert_eq!(report["updated"], 24, "{report}");
+    assert_eq!(report["downloaded"], 0, "{report}");
+    // (Those of the index file written are not new: found in place, not counted.)
+    assert!(report["reused"].as_u64() >= Some(24), "{report}");
+    assert_eq!(report["updated"], 23, "{report}");
     assert_bucket_holds(&reg, &up, &set(&APP_CLOSURE));
     assert_config_json(&reg, &reg.base_url());
     assert_only_settings(&reg);
     reg.run(&local, &["verify"]).success();
+    // The home page shows the mirror's setup.
+    let (status, _, home) = reg.get("index.html");
+    assert_eq!(status, 200);
+    let home = String::from_utf8_lossy(&home);
+    assert!(
+        home.contains("Mirror of <code>crates-io</code>"),
+        "the home page does not show the mirror:\n{home}"
+    );
 
     // Nothing changed upstream: nothing downloaded, no index file rewritten.
     let again = sync(&local, &reg, &up, &["app", "--json"]).success();
