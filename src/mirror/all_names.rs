@@ -19,9 +19,23 @@ const REF: &str = "refs/ktra/upstream";
 
 /// The upstream's crate names (lowercase, as its index files are named), sorted.
 pub fn list(reg: &Registry, git_url: &str, printer: Printer) -> Result<Vec<String>> {
-    let dir = reg
-        .store
-        .path(Area::State, &format!("{}/upstream.git", layout::LOCK_DIR));
+    // Kept in the state folder for the next run; a registry in object storage has none on
+    // this machine (only `ktra.toml`), so there it is a temporary folder, fetched anew.
+    let scratch = match reg.store.is_remote() {
+        true => Some(
+            tempfile::Builder::new()
+                .prefix("ktra-upstream-git-")
+                .tempdir()
+                .context("failed to create a temporary folder")?,
+        ),
+        false => None,
+    };
+    let dir = match &scratch {
+        Some(t) => t.path().join("upstream.git"),
+        None => reg
+            .store
+            .path(Area::State, &format!("{}/upstream.git", layout::LOCK_DIR)),
+    };
     if !dir.join("HEAD").exists() {
         git(&dir, &["init", "--quiet", "--bare", "."], true)?;
     }

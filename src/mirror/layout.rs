@@ -54,10 +54,9 @@ pub fn sparse_url(reg: &Registry) -> String {
     path::sparse_index_url(&base_url(reg))
 }
 
-/// Whether the tree holds a mirror.
+/// Whether the tree holds a mirror (on object storage, one request).
 pub fn exists(reg: &Registry) -> bool {
-    // Mirrors are not kept on object storage (`sync-mirror` refuses it): no request to look.
-    !reg.store.is_remote() && reg.store.exists(crate::storage::Area::Public, CONFIG_JSON)
+    reg.store.exists(crate::storage::Area::Public, CONFIG_JSON)
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! The pull-through behind `ktra serve --mirror-upstream`: the upstream's full index files,
 //! cached and revalidated at most once per `ttl`, and crate files fetched on first request,
-//! verified, stored and added to the mirror's pruned index, so the static tree warms up with
-//! exactly what builds use.
+//! verified, stored and added to the mirror's pruned index (one change of the mirror through
+//! the change pipeline), so the static tree warms up with exactly what builds use. Every read
+//! and write goes through the registry's store, so the mirror may live in object storage,
+//! shared by any number of `ktra serve` processes.
 
 use super::select::{Want, is_safe_name};
 use super::upstream::{IndexFetch, Upstream, Validator};
 use super::{cache, commit, layout, prune::prune, resolve::parse_upstream};
 use crate::index::file::IndexFile;
+use crate::printer::Printer;
 use crate::registry::Registry;
 use crate::storage::{Area, Store};
 use anyhow::{Context, Result};
@@ -16,8 +19,14 @@ use std::time::{Duration, SystemTime};
 
 pub struct PullThrough {
     upstream: Upstream,
+    /// The registry as the server started (its settings do not matter to the mirror's files).
+    reg: Registry,
     store: Store,
+    printer: Printer,
     ttl: Duration,
+    /// When this process last had an upstream index file confirmed unchanged (a 304), by
+    /// cache key: where the store cannot mark the cache file as fresh (object storage).
+    confirmed: Mutex<HashMap<String, SystemTime>>,
     /// One fetch per crate file at a time; later requests wait for it.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Upstream index files read at once: each may hold up to `max-index-file-size` in memory
@@ -38,28 +47,25 @@ impl PullThrough {
         upstream: &str,
         ttl: Duration,
         token_env: Option<&str>,
+        printer: Printer,
     ) -> Result<Self> {
         let access = super::settings::Access::new(&reg.config, 2, token_env)?;
-        if commit::write_config(reg)? {
-            // The home page shows the mirror's setup; written under the registry lock, like
-            // any change to the site.
-            let state = reg.store.path(Area::State, "");
-            let _lock = crate::storage::RegistryLock::acquire(
-                &state,
-                reg.config.lock_timeout.effective(),
-                || {},
-            )?;
-            crate::ops::site::update(reg, &[])?;
+        if commit::write_config(reg, printer)? {
+            // The home page shows the mirror's setup.
+            reg.refresh_site(printer)?;
         }
-        reg.store
-            .make_dir(Area::Public, layout::CRATES_DIR)
-            .context("failed to create the mirror's crate folder")?;
         let upstream = Upstream::new(upstream, access)?;
         let userinfo = upstream.userinfo();
         Ok(Self {
             upstream,
+            reg: Registry {
+                config: reg.config.clone(),
+                store: reg.store.clone(),
+            },
             store: reg.store.clone(),
+            printer,
             ttl,
+            confirmed: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             index_fetches: tokio::sync::Semaphore::new(INDEX_FETCHES),
             userinfo,
@@ -83,14 +89,23 @@ impl PullThrough {
     pub async fn index_file(&self, name: &str) -> Result<Option<Vec<u8>>> {
         anyhow::ensure!(is_safe_name(name), "`{name}` is not a crate name");
         let key = layout::upstream_index(name)?;
-        let cached = self.store.read(Area::State, &key)?;
+        let store = self.store.clone();
+        let read_key = key.clone();
+        let (cached, modified) = tokio::task::spawn_blocking(move || {
+            let modified = store.modified(Area::State, &read_key);
+            store.read(Area::State, &read_key).map(|c| (c, modified))
+        })
+        .await
+        .context("reading the mirror's copy was interrupted")??;
         let decoded = cached.as_deref().and_then(cache::decode);
-        let age = self
-            .store
-            .metadata(Area::State, &key)
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| SystemTime::now().duration_since(t).ok());
+        let confirmed = self
+            .confirmed
+            .lock()
+            .expect("not poisoned")
+            .get(&key)
+            .copied();
+        let fresh_at = modified.max(confirmed);
+        let age = fresh_at.and_then(|t| SystemTime::now().duration_since(t).ok());
         if let (Some((_, body)), Some(age)) = (&decoded, age)
             && age < self.ttl
         {
@@ -103,7 +118,13 @@ impl PullThrough {
         match fetched {
             Ok(IndexFetch::NotFound) => Ok(None),
             Ok(IndexFetch::NotModified) => {
-                let _ = self.store.touch(Area::State, &key);
+                if !self.store.touch(Area::State, &key) {
+                    let mut confirmed = self.confirmed.lock().expect("not poisoned");
+                    if confirmed.len() >= CONFIRMED {
+                        confirmed.clear();
+                    }
+                    confirmed.insert(key, SystemTime::now());
+                }
                 Ok(decoded.map(|(_, body)| body.to_vec()))
             }
             Ok(IndexFetch::Fresh {
@@ -115,30 +136,28 @@ impl PullThrough {
                 for message in dropped {
                     eprintln!("warning: {message}");
                 }
-                self.store_cache(&key, &cache::encode(&validator, &body))?;
+                let store = self.store.clone();
+                let bytes = cache::encode(&validator, &body);
+                tokio::task::spawn_blocking(move || store_cache(&store, &key, &bytes))
+                    .await
+                    .context("storing the mirror's copy was interrupted")??;
                 Ok(Some(body))
             }
             Err(e) => match decoded {
                 Some((_, body)) => Ok(Some(body.to_vec())),
-                None => match self.store.read(Area::Public, &layout::index(name)?)? {
-                    Some(own) => Ok(Some(own)),
-                    None => Err(e),
-                },
+                None => {
+                    let store = self.store.clone();
+                    let own = layout::index(name)?;
+                    let own = tokio::task::spawn_blocking(move || store.read(Area::Public, &own))
+                        .await
+                        .context("reading the mirror's index file was interrupted")??;
+                    match own {
+                        Some(own) => Ok(Some(own)),
+                        None => Err(e),
+                    }
+                }
             },
         }
-    }
-
-    /// A cache file, replaced atomically (not synced: it can always be fetched again).
-    fn store_cache(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        use std::io::Write;
-        let mut tmp = self.store.private_temp_file()?;
-        tmp.write_all(bytes)
-            .context("failed to write a temporary file")?;
-        self.store.make_parent(Area::State, key)?;
-        let target = self.store.path(Area::State, key);
-        tmp.persist(&target)
-            .with_context(|| format!("failed to write `{}`", target.display()))?;
-        Ok(())
     }
 
     /// Makes sure the mirror holds the crate file `file_name` (`NAME-VERSION.crate`), fetching
@@ -152,7 +171,7 @@ impl PullThrough {
             return Ok(false);
         };
         let key = layout::crate_file(name, vers);
-        if self.is_mirrored(name, vers, &key)? {
+        if self.is_mirrored(name, vers, &key).await? {
             return Ok(true);
         }
         let gate = {
@@ -179,20 +198,23 @@ impl PullThrough {
     }
 
     /// Whether the crate file is there and indexed.
-    fn is_mirrored(&self, name: &str, vers: &str, key: &str) -> Result<bool> {
-        if !self.store.exists(Area::Public, key) {
-            return Ok(false);
-        }
-        let own = self
-            .store
-            .read(Area::Public, &layout::index(name)?)?
-            .unwrap_or_default();
-        let own = IndexFile::parse(&own).unwrap_or_default();
-        Ok(own.lines.iter().any(|l| l.head.vers == vers))
+    async fn is_mirrored(&self, name: &str, vers: &str, key: &str) -> Result<bool> {
+        let store = self.store.clone();
+        let (index, key, vers) = (layout::index(name)?, key.to_owned(), vers.to_owned());
+        tokio::task::spawn_blocking(move || {
+            if !store.exists(Area::Public, &key) {
+                return Ok(false);
+            }
+            let own = store.read(Area::Public, &index)?.unwrap_or_default();
+            let own = IndexFile::parse(&own).unwrap_or_default();
+            Ok(own.lines.iter().any(|l| l.head.vers == vers))
+        })
+        .await
+        .context("reading the mirror was interrupted")?
     }
 
     async fn fetch_crate(&self, name: &str, vers: &str, key: &str) -> Result<Fetched> {
-        if self.is_mirrored(name, vers, key)? {
+        if self.is_mirrored(name, vers, key).await? {
             return Ok(Fetched::Present);
         }
         let Some(body) = self.index_file(name).await? else {
@@ -208,22 +230,33 @@ impl PullThrough {
         };
         let (cksum, raw) = (line.head.cksum.clone(), line.raw.clone());
         // A file an interrupted sync or fetch left without its line is kept if it verifies.
-        let left_behind = super::verify::file_sha256(&self.store, key)?;
-        if left_behind.as_deref() != Some(cksum.as_str()) {
-            let mut tmp = self.store.temp_file()?;
-            self.upstream
-                .download(name, vers, &cksum, tmp.as_file_mut())
-                .await?;
-            let target = self.store.path(Area::Public, key);
-            tmp.persist(&target).with_context(|| {
-                format!("failed to move a new file into `{}`", target.display())
-            })?;
-        }
         let store = self.store.clone();
+        let sum_key = key.to_owned();
+        let left_behind =
+            tokio::task::spawn_blocking(move || super::verify::file_sha256(&store, &sum_key))
+                .await
+                .context("reading the mirror was interrupted")??;
+        let download = match left_behind.as_deref() == Some(cksum.as_str()) {
+            true => None,
+            false => {
+                let mut tmp = self.store.temp_file()?;
+                self.upstream
+                    .download(name, vers, &cksum, tmp.as_file_mut())
+                    .await?;
+                Some(tmp.into_temp_path())
+            }
+        };
+        let reg = Registry {
+            config: self.reg.config.clone(),
+            store: self.reg.store.clone(),
+        };
+        let printer = self.printer;
         let (name, vers) = (name.to_owned(), vers.to_owned());
-        tokio::task::spawn_blocking(move || add_line(&store, &name, &vers, &upstream))
-            .await
-            .context("the index update was interrupted")??;
+        tokio::task::spawn_blocking(move || {
+            add_version(&reg, printer, &name, &vers, download, &upstream)
+        })
+        .await
+        .context("the index update was interrupted")??;
         Ok(Fetched::Added(raw))
     }
 
@@ -259,24 +292,41 @@ enum Fetched {
     Added(String),
 }
 
-/// Adds one version's upstream line to the mirror's pruned file (the crate file is in place;
-/// the batch's sync makes it durable before the line appears).
-fn add_line(store: &Store, name: &str, vers: &str, upstream: &IndexFile) -> Result<()> {
-    let _lock = commit::lock(store, crate::storage::lock::timeout(None))?;
-    let key = layout::index(name)?;
-    let old_bytes = store.read(Area::Public, &key)?.unwrap_or_default();
-    let old = IndexFile::parse(&old_bytes).with_context(|| format!("failed to read `{key}`"))?;
-    let mut keep: HashSet<String> = old.lines.iter().map(|l| l.head.vers.clone()).collect();
-    keep.insert(vers.to_owned());
-    let bytes = prune(upstream, &keep, &old);
-    if bytes != old_bytes {
-        let mut batch = store.batch().named("pull-through");
-        batch.put(Area::Public, &key, &bytes)?;
-        batch.commit()?;
-        store.sync()?;
-    }
-    Ok(())
+/// Mirrors one version: its crate file (`download`, or the verified file already in place),
+/// then its upstream line in the mirror's pruned file, as one change of the mirror.
+fn add_version(
+    reg: &Registry,
+    printer: Printer,
+    name: &str,
+    vers: &str,
+    download: Option<tempfile::TempPath>,
+    upstream: &IndexFile,
+) -> Result<()> {
+    reg.change_mirror("pull-through", printer, |tx| {
+        if let Some(temp) = download {
+            tx.put_crate(name, vers, temp)?;
+        }
+        tx.modify_index(name, None, |file| {
+            let mut keep: HashSet<String> =
+                file.lines.iter().map(|l| l.head.vers.clone()).collect();
+            keep.insert(vers.to_owned());
+            let bytes = prune(upstream, &keep, file);
+            *file = IndexFile::parse(&bytes)
+                .with_context(|| format!("the mirror's new index file of `{name}` is invalid"))?;
+            Ok(())
+        })
+    })
 }
+
+/// A cache file, replaced whole (not synced: it can always be fetched again).
+fn store_cache(store: &Store, key: &str, bytes: &[u8]) -> Result<()> {
+    let mut batch = store.batch().named("mirror-upstream").unsynced();
+    batch.put(Area::State, key, bytes)?;
+    batch.commit()
+}
+
+/// Most entries of [`PullThrough::confirmed`] before it is emptied (each is only a shortcut).
+const CONFIRMED: usize = 100_000;
 
 /// `NAME-VERSION.crate` split into its parts: names hold no `.`, and a version starts with
 /// `MAJOR.`, so the split is the last `-` before the first `.`.

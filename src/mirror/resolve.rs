@@ -57,8 +57,11 @@ pub struct Shared {
 }
 
 enum Done {
-    Index(String, Result<IndexFetch>),
+    /// A crate's index file: the mirror's (read first) and the upstream's.
+    Index(String, Result<IndexFile>, Result<IndexFetch>),
     Download(String, Result<Option<u64>>),
+    /// Whether a mirrored version's crate file is there (name, version, checksum).
+    Present(String, String, String, bool),
 }
 
 pub struct Round {
@@ -95,8 +98,13 @@ impl Round {
         }
         while let Some(done) = self.tasks.join_next().await {
             match done {
-                Ok(Done::Index(key, result)) => self.index_arrived(&key, result),
+                Ok(Done::Index(key, have, result)) => self.index_arrived(&key, have, result),
                 Ok(Done::Download(label, result)) => self.download_done(&label, result),
+                Ok(Done::Present(name, vers, cksum, present)) => {
+                    if !present {
+                        self.download(name, vers, cksum);
+                    }
+                }
                 Err(e) => self.failures.push(format!("a mirror task failed: {e}")),
             }
         }
@@ -115,16 +123,12 @@ impl Round {
         }
         let key = name.to_ascii_lowercase();
         if !self.crates.contains_key(&key) {
-            let have = match read_have(&self.shared.store, name) {
-                Ok(have) => have,
-                Err(e) => return self.failures.push(format!("{e:#}")),
-            };
-            let validator = read_validator(&self.shared.store, name);
             self.crates.insert(
                 key.clone(),
                 CrateRound {
                     name: name.to_owned(),
-                    have,
+                    // Read with the upstream's file, off this loop (the store may be remote).
+                    have: IndexFile::default(),
                     fresh: None,
                     new: HashSet::new(),
                     picked: 0,
@@ -143,10 +147,22 @@ impl Round {
             let task_key = key.clone();
             self.tasks.spawn(async move {
                 let _permit = shared.jobs.acquire().await;
-                Done::Index(
-                    task_key,
-                    shared.upstream.index_file(&name, &validator).await,
-                )
+                let store = shared.store.clone();
+                let read_name = name.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    read_have(&store, &read_name)
+                        .map(|have| (have, read_validator(&store, &read_name)))
+                })
+                .await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("reading the mirror failed: {e}")));
+                match read {
+                    Ok((have, validator)) => Done::Index(
+                        task_key,
+                        Ok(have),
+                        shared.upstream.index_file(&name, &validator).await,
+                    ),
+                    Err(e) => Done::Index(task_key, Err(e), Ok(IndexFetch::NotModified)),
+                }
             });
         }
         let c = self.crates.get_mut(&key).expect("inserted above");
@@ -161,10 +177,14 @@ impl Round {
         }
     }
 
-    fn index_arrived(&mut self, key: &str, result: Result<IndexFetch>) {
+    fn index_arrived(&mut self, key: &str, have: Result<IndexFile>, result: Result<IndexFetch>) {
         let c = self.crates.get_mut(key).expect("fetched crates are known");
         c.fetched = true;
         let pending = std::mem::take(&mut c.pending);
+        match have {
+            Ok(have) => c.have = have,
+            Err(e) => return self.failures.push(format!("{e:#}")),
+        }
         match result {
             Err(e) => {
                 let msg = format!("failed to fetch the index file of `{}`: {e:#}", c.name);
@@ -333,13 +353,16 @@ impl Round {
 
     /// Fetches again a mirrored version whose crate file was deleted.
     fn repair_if_missing(&mut self, name: String, vers: String, cksum: String) {
-        if !self
-            .shared
-            .store
-            .exists(Area::Public, &layout::crate_file(&name, &vers))
-        {
-            self.download(name, vers, cksum);
-        }
+        let shared = self.shared.clone();
+        self.tasks.spawn(async move {
+            let _permit = shared.jobs.acquire().await;
+            let store = shared.store.clone();
+            let key = layout::crate_file(&name, &vers);
+            let present = tokio::task::spawn_blocking(move || store.exists(Area::Public, &key))
+                .await
+                .unwrap_or(false);
+            Done::Present(name, vers, cksum, present)
+        });
     }
 
     fn download(&mut self, name: String, vers: String, cksum: String) {
@@ -401,22 +424,18 @@ fn read_have(store: &Store, name: &str) -> Result<IndexFile> {
 
 /// The validator of the cached upstream file, if there is a usable one.
 fn read_validator(store: &Store, name: &str) -> Validator {
-    use std::io::BufRead;
     let Ok(key) = layout::upstream_index(name) else {
         return Validator::None;
     };
-    let Ok(Some(file)) = store.open(Area::State, &key) else {
+    // Its first line (a longer one is no validator of ours: the file is fetched again).
+    let Ok(Some(head)) = store.read_prefix(Area::State, &key, VALIDATOR_LINE) else {
         return Validator::None;
     };
-    let mut head = Vec::new();
-    if std::io::BufReader::new(file)
-        .read_until(b'\n', &mut head)
-        .is_err()
-    {
-        return Validator::None;
-    }
     cache::decode(&head).map_or(Validator::None, |(v, _)| v)
 }
+
+/// The most bytes of a cache file's first line that are read for its validator.
+const VALIDATOR_LINE: usize = 8 * 1024;
 
 /// The cached upstream file (after a 304).
 fn load_cached(store: &Store, name: &str) -> Result<IndexFile> {
@@ -456,11 +475,14 @@ fn stage_cache(store: &Store, validator: &Validator, body: &[u8]) -> Result<Temp
 /// Puts one verified crate file in place (not yet synced); `None` when a verified copy was
 /// already there (a resumed sync).
 async fn fetch_crate(shared: &Shared, name: &str, vers: &str, cksum: &str) -> Result<Option<u64>> {
-    let store = &shared.store;
+    let store = shared.store.clone();
     let key = layout::crate_file(name, vers);
-    if store.exists(Area::Public, &key)
-        && super::verify::file_sha256(store, &key)?.as_deref() == Some(cksum)
-    {
+    let (sum_store, sum_key) = (store.clone(), key.clone());
+    let there =
+        tokio::task::spawn_blocking(move || super::verify::file_sha256(&sum_store, &sum_key))
+            .await
+            .context("reading the mirror was interrupted")??;
+    if there.as_deref() == Some(cksum) {
         return Ok(None);
     }
     let _permit = shared.jobs.acquire().await;
@@ -469,8 +491,11 @@ async fn fetch_crate(shared: &Shared, name: &str, vers: &str, cksum: &str) -> Re
         .upstream
         .download(name, vers, cksum, tmp.as_file_mut())
         .await?;
-    let target = store.path(Area::Public, &key);
-    tmp.persist(&target)
-        .with_context(|| format!("failed to move a new file into `{}`", target.display()))?;
+    let tmp = tmp.into_temp_path();
+    // In place at once, with no line yet: a sync that fails or is killed later keeps it, and
+    // the next one finds it verified (`reused`). On object storage: only if absent.
+    tokio::task::spawn_blocking(move || store.put_new(Area::Public, &key, tmp))
+        .await
+        .context("storing a crate file was interrupted")??;
     Ok(Some(size))
 }

@@ -51,12 +51,6 @@ pub struct Summary {
 }
 
 pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Result<Summary> {
-    if reg.store.is_remote() {
-        anyhow::bail!(
-            "`ktra sync-mirror` is not available yet for a registry in object storage: keep the \
-             mirror in a local registry (any static host can serve it)"
-        );
-    }
     let started = Instant::now();
     let mut roots: Vec<(String, Want)> = Vec::new();
     for spec in &opts.specs {
@@ -98,7 +92,11 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
     }
     let token_env = opts.upstream_token_env.as_deref();
     let access = super::settings::Access::new(&reg.config, opts.retries, token_env)?;
-    let new_mirror = commit::write_config(reg)?;
+    if commit::write_config(reg, printer)? {
+        // The home page shows the mirror's setup: at once, so that a sync that fails or is
+        // killed later does not leave it out.
+        reg.refresh_site(printer)?;
+    }
     reg.store
         .clean_stale_temp(std::time::Duration::from_secs(3600));
     let progress = printer.progress(0, "Mirroring");
@@ -109,9 +107,6 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         dev: opts.dev,
         progress: progress.clone(),
     });
-    reg.store
-        .make_dir(Area::Public, layout::CRATES_DIR)
-        .context("failed to create the mirror's crate folder")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -156,7 +151,7 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
             summary.crates += usize::from(held > 0);
             summary.versions += held;
         }
-        summary.updated += commit::commit(&reg.store, rounds)?;
+        summary.updated += commit::commit(reg, rounds, printer)?;
         Ok(())
     };
     if opts.all {
@@ -177,17 +172,6 @@ pub fn sync_mirror(reg: &Registry, opts: SyncOptions, printer: Printer) -> Resul
         run_round(roots, follow)?;
     }
     progress.finish_and_clear();
-    if new_mirror {
-        // The home page shows the mirror's setup (written under the registry lock, like any
-        // change).
-        let lock = crate::storage::RegistryLock::acquire(
-            &reg.store.path(Area::State, ""),
-            reg.config.lock_timeout.effective(),
-            || {},
-        )?;
-        crate::ops::site::after_change(reg, &[], printer);
-        drop(lock);
-    }
     for w in &summary.warnings {
         printer.warn(w);
     }

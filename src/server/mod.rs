@@ -102,31 +102,47 @@ async fn file(
 
 /// A request for a file under `public/` (not the API), with the read check first.
 async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
-    let Some(local) = &state.local else {
-        return serve_remote_file(state, method, uri, headers).await;
-    };
-    if state.pull.is_none() {
+    if let Some(local) = &state.local
+        && state.pull.is_none()
+    {
         return serve_local_file(local, state, method, uri, headers);
     }
-    if let Err(refusal) = auth::check_read(&state.registry(), headers) {
-        return axum::response::IntoResponse::into_response(refusal);
-    }
-    if let Some(pull) = &state.pull
-        && let Some(rel) = paths::relative(uri.path())
-    {
-        match mirror::route(&rel) {
-            mirror::Route::Index(name) => {
-                return mirror::index(pull, name, method, headers).await;
-            }
-            mirror::Route::Crate(file) => {
-                if let Some(refusal) = mirror::ensure_crate(pull, file).await {
-                    return refusal;
+    if let Some(pull) = &state.pull {
+        if let Err(refusal) = check_read(state, headers).await {
+            return axum::response::IntoResponse::into_response(refusal);
+        }
+        if let Some(rel) = paths::relative(uri.path()) {
+            match mirror::route(&rel) {
+                mirror::Route::Index(name) => {
+                    return mirror::index(pull, name, method, headers).await;
                 }
+                mirror::Route::Crate(file) => {
+                    if let Some(refusal) = mirror::ensure_crate(pull, file).await {
+                        return refusal;
+                    }
+                }
+                mirror::Route::Static => {}
             }
-            mirror::Route::Static => {}
         }
     }
-    files::serve(&local.public_dir, &local.public, method, uri, headers)
+    match &state.local {
+        Some(local) => files::serve(&local.public_dir, &local.public, method, uri, headers),
+        // Checks the token again (the bucket's reads do it on their own thread).
+        None => serve_remote_file(state, method, uri, headers).await,
+    }
+}
+
+/// The read check before the pull-through, off the async threads on object storage (where
+/// the token's record is read from the state bucket).
+async fn check_read(state: &AppState, headers: &HeaderMap) -> Result<(), error::ApiError> {
+    let reg = state.registry();
+    if state.local.is_some() {
+        return auth::check_read(&reg, headers);
+    }
+    let headers = headers.clone();
+    tokio::task::spawn_blocking(move || auth::check_read(&reg, &headers))
+        .await
+        .map_err(|e| error::ApiError::internal(&e))?
 }
 
 /// [`serve_file`] without a pull-through: nothing to wait for, so it is answered at once.
@@ -173,12 +189,6 @@ pub struct ServeOptions {
 /// Serves the registry on `listen` until interrupted.
 pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Printer) -> Result<()> {
     let (local, shown) = if reg.store.is_remote() {
-        if opts.mirror_upstream.is_some() {
-            anyhow::bail!(
-                "`--mirror-upstream` is not available for a registry in object storage (the \
-                 pull-through fills a local mirror)"
-            );
-        }
         (None, remote_location(reg))
     } else {
         let local = LocalTree::open(&reg.store.public_dir())?;
@@ -191,6 +201,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
             url,
             opts.mirror_ttl,
             opts.upstream_token_env.as_deref(),
+            printer,
         )?),
         None => None,
     };

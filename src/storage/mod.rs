@@ -157,16 +157,6 @@ impl Store {
         fs::metadata(&path).with_context(|| format!("failed to read `{}`", path.display()))
     }
 
-    /// Sets a file's modification time to now (the local tree only, as [`Store::open`]).
-    pub fn touch(&self, area: Area, key: &str) -> Result<()> {
-        let path = self.path(area, key);
-        fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
-            .with_context(|| format!("failed to touch `{}`", path.display()))
-    }
-
     /// Appends `bytes` to a private file (created readable by the owner only) and syncs it.
     /// The local tree only: object storage has no appends (write an object of its own).
     pub fn append_private(&self, area: Area, key: &str, bytes: &[u8]) -> Result<()> {
@@ -198,6 +188,75 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("failed to read `{}`", path.display())),
         }
+    }
+
+    /// The first bytes of a file, at most `max` (a header line); `None` when it does not exist.
+    /// On object storage the object is read whole and cut.
+    pub fn read_prefix(&self, area: Area, key: &str, max: usize) -> Result<Option<Vec<u8>>> {
+        if self.is_remote() {
+            return Ok(self.read(area, key)?.map(|mut b| {
+                b.truncate(max);
+                b
+            }));
+        }
+        let Some(file) = self.open(area, key)? else {
+            return Ok(None);
+        };
+        let mut head = Vec::new();
+        file.take(max as u64)
+            .read_to_end(&mut head)
+            .with_context(|| format!("failed to read `{}`", self.path(area, key).display()))?;
+        Ok(Some(head))
+    }
+
+    /// When a file was last written (or touched, see [`Store::touch`]); `None` when it does
+    /// not exist or the time is unknown.
+    pub fn modified(&self, area: Area, key: &str) -> Option<std::time::SystemTime> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            return b
+                .area(area)
+                .head(key)
+                .ok()
+                .flatten()
+                .map(|h| h.last_modified);
+        }
+        fs::metadata(self.path(area, key))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
+    /// Marks a file as written now without changing it, where that costs nothing: on the
+    /// local tree its modification time; on object storage nothing (an object's time changes
+    /// only with a new upload). `false` when nothing was marked.
+    pub fn touch(&self, area: Area, key: &str) -> bool {
+        if self.is_remote() {
+            return false;
+        }
+        fs::File::options()
+            .append(true)
+            .open(self.path(area, key))
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .is_ok()
+    }
+
+    /// Puts a file that never changes once written (a mirrored crate file) from a temporary
+    /// file of [`Store::temp_file`]. On the local tree it is moved into place, replacing what
+    /// is there, and not synced (sync before anything names it). On object storage it is
+    /// written only if absent: the same bytes already there are a success, other bytes an
+    /// error (an object there is whole, and may be named by an index line already).
+    pub fn put_new(&self, area: Area, key: &str, tmp: tempfile::TempPath) -> Result<()> {
+        #[cfg(feature = "aws")]
+        if let Some(b) = self.bucket() {
+            let bytes = fs::read(&tmp)
+                .with_context(|| format!("failed to read the temporary file for `{key}`"))?;
+            return b.put_new(area, key, bytes);
+        }
+        self.make_parent(area, key)?;
+        let target = self.path(area, key);
+        tmp.persist(&target)
+            .with_context(|| format!("failed to move a new file into `{}`", target.display()))?;
+        Ok(())
     }
 
     /// Whether `key` holds exactly `bytes` (the size is compared first, so a changed file

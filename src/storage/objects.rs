@@ -77,6 +77,24 @@ impl Buckets {
         }
     }
 
+    /// A write only if the key is absent (`If-None-Match: *`): the same bytes already there
+    /// are a success, other bytes an error. See [`super::Store::put_new`].
+    pub fn put_new(&self, area: Area, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let bucket = self.area(area);
+        // Twice at most: an object there at the put may be gone at the read.
+        for _ in 0..2 {
+            if let Written::Done(_) = bucket.put(key, bytes.clone(), Cond::IfAbsent)? {
+                return Ok(());
+            }
+            match bucket.get(key)? {
+                Some(f) if f.bytes == bytes => return Ok(()),
+                Some(_) => bail!("`{key}` already exists with different content"),
+                None => {}
+            }
+        }
+        bail!("failed to write `{key}`: it kept appearing and disappearing; try again")
+    }
+
     pub fn remove(&self, area: Area, key: &str) -> Result<()> {
         self.area(area).delete(key)
     }

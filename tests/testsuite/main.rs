@@ -20,6 +20,7 @@ mod migrate;
 mod mirror;
 mod nginx;
 mod object_storage;
+mod object_storage_mirror;
 mod object_storage_serve;
 mod object_storage_transfer;
 mod s3_server;

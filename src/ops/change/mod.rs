@@ -9,6 +9,10 @@
 //! On the local tree the closure's calls are staged and land together when it returns; on
 //! object storage each call takes effect when made, in call order, and `modify_index` is the
 //! body of a conditional-write loop that is re-run on a conflict (see `remote`).
+//!
+//! The same frame writes the mirror (`public/mirror/`, [`Registry::change_mirror`]): its own
+//! keys, its own lock on the local tree (`state/mirror/`, so a long sync never blocks a
+//! publish), no journal, git index or site; see [`Tree`].
 
 mod local;
 #[cfg(feature = "aws")]
@@ -35,9 +39,56 @@ pub enum SiteEffect {
     Rebuild,
 }
 
+/// Which tree of the registry a change writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// The registry's own index (`index/`, `crates/`, the git index, the site).
+    Registry,
+    /// The mirror (`mirror/index/`, `mirror/crates/`, the upstream's files under
+    /// `state/mirror/`). Its crate files are verified copies of the upstream's, so a file no
+    /// line names is kept for the next sync rather than rolled back: on the local tree a
+    /// change of the mirror needs no journal. It has no git index and no site of its own, and
+    /// an edit that leaves an index file as it was writes nothing.
+    Mirror,
+}
+
+impl Tree {
+    /// Public key of a crate's index file in this tree.
+    pub fn index_key(self, name: &str) -> Result<String> {
+        Ok(match self {
+            Tree::Registry => crate::registry::keys::index(name)?,
+            Tree::Mirror => crate::mirror::layout::index(name)?,
+        })
+    }
+
+    /// Public key of a crate file in this tree.
+    pub fn crate_key(self, name: &str, vers: &str) -> String {
+        match self {
+            Tree::Registry => crate::registry::keys::crate_file(name, vers),
+            Tree::Mirror => crate::mirror::layout::crate_file(name, vers),
+        }
+    }
+
+    /// The name of a step (batches, crash points): `crates-synced` is `mirror-crates-synced`
+    /// in the mirror.
+    fn step(self, step: &'static str) -> &'static str {
+        match (self, step) {
+            (Tree::Registry, s) => s,
+            (Tree::Mirror, "crates") => "mirror-crates",
+            (Tree::Mirror, "crates-synced") => "mirror-crates-synced",
+            (Tree::Mirror, "index") => "mirror-index",
+            (Tree::Mirror, "index-partial") => "mirror-index-partial",
+            (Tree::Mirror, "upstream") => "mirror-upstream",
+            (Tree::Mirror, "before-crate-removal") => "mirror-before-crate-removal",
+            (Tree::Mirror, s) => s,
+        }
+    }
+}
+
 /// A change being stated. Obtained from [`Registry::change`].
 pub struct Tx<'a> {
     reg: &'a Registry,
+    tree: Tree,
     printer: Printer,
     inner: Inner<'a>,
     message: Option<String>,
@@ -59,15 +110,37 @@ impl Registry {
         printer: Printer,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.change_tree(Tree::Registry, op, printer, f)
+    }
+
+    /// A change of the mirror (`public/mirror/`): the same frame as [`Registry::change`], with
+    /// the mirror's keys and, on the local tree, the mirror's lock (see [`Tree::Mirror`]).
+    pub fn change_mirror<T>(
+        &self,
+        op: &str,
+        printer: Printer,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.change_tree(Tree::Mirror, op, printer, f)
+    }
+
+    fn change_tree<T>(
+        &self,
+        tree: Tree,
+        op: &str,
+        printer: Printer,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         #[cfg(feature = "aws")]
         let inner = match self.store.bucket() {
-            Some(_) => Inner::Remote(remote::Remote::begin(self, op)?),
-            None => Inner::Local(Box::new(local::Local::begin(self, op, printer)?)),
+            Some(_) => Inner::Remote(remote::Remote::begin(self, op)?.in_tree(tree)),
+            None => Inner::Local(Box::new(local::Local::begin_in(self, op, printer, tree)?)),
         };
         #[cfg(not(feature = "aws"))]
-        let inner = Inner::Local(Box::new(local::Local::begin(self, op, printer)?));
+        let inner = Inner::Local(Box::new(local::Local::begin_in(self, op, printer, tree)?));
         let mut tx = Tx {
             reg: self,
+            tree,
             printer,
             inner,
             message: None,
@@ -110,7 +183,7 @@ impl<'a> Tx<'a> {
     pub fn read_index(&self, name: &str) -> Result<Option<IndexFile>> {
         crate::index::CrateName::new(name)
             .map_err(|e| anyhow::anyhow!("`{name}` is not a crate name: {e}"))?;
-        let key = crate::registry::keys::index(name)?;
+        let key = self.tree.index_key(name)?;
         let Some(bytes) = self.reg.store.read(crate::storage::Area::Public, &key)? else {
             return Ok(None);
         };
@@ -157,6 +230,9 @@ impl<'a> Tx<'a> {
     /// Puts a public file that is not a crate's index file (`index/config.json`), with the
     /// index files; it is committed to the git index when it lives under `index/`.
     pub fn put_public(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        if self.tree == Tree::Mirror && !key.starts_with("mirror/index/") {
+            anyhow::bail!("`{key}` is not a file of the mirror's index");
+        }
         match &mut self.inner {
             Inner::Local(l) => l.put_public(key, bytes),
             #[cfg(feature = "aws")]
@@ -194,6 +270,18 @@ impl<'a> Tx<'a> {
             Inner::Local(l) => l.put_state(key, bytes),
             #[cfg(feature = "aws")]
             Inner::Remote(r) => r.put_state(key, bytes),
+        }
+    }
+
+    /// Puts a private file (from [`crate::storage::Store::private_temp_file`]) after the index
+    /// files, unsynced: the mirror's copy of an upstream index file, with the validator it was
+    /// fetched with. Written before the mirror's index file, it could make the next sync
+    /// believe the index file up to date (a 304) when a crash lost the index file's update.
+    pub fn put_state_last(&mut self, key: &str, temp: TempPath) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(l) => l.put_state_last(key, temp),
+            #[cfg(feature = "aws")]
+            Inner::Remote(r) => r.put_state_last(key, temp),
         }
     }
 
@@ -238,6 +326,9 @@ impl<'a> Tx<'a> {
             #[cfg(feature = "aws")]
             Inner::Remote(r) => {
                 let written = r.land()?;
+                if self.tree == Tree::Mirror {
+                    return Ok(());
+                }
                 if let Err(e) = remote_site(self.reg, site, written) {
                     self.printer.warn(format!(
                         "failed to update the site (run `ktra site` to rebuild it): {e:#}"
@@ -269,6 +360,29 @@ fn mirror_crate(key: &str) -> Result<bool> {
         return Ok(false);
     }
     anyhow::bail!("`{key}` is not a crate or index file of the mirror")
+}
+
+impl Registry {
+    /// Updates the site's shared pages (home, search, feed) after a change outside the
+    /// registry's index that they show (the mirror set up): under the registry lock on the
+    /// local tree, by the site's conditional loop on object storage. A failure of the site is
+    /// a warning.
+    pub fn refresh_site(&self, printer: Printer) -> Result<()> {
+        #[cfg(feature = "aws")]
+        if self.store.is_remote() {
+            let none = remote::WrittenFiles::new();
+            if let Err(e) = remote_site(self, SiteEffect::Crates(Vec::new()), none) {
+                printer.warn(format!(
+                    "failed to update the site (run `ktra site` to rebuild it): {e:#}"
+                ));
+            }
+            return Ok(());
+        }
+        let writer = crate::ops::writer::Writer::begin(self, printer)?;
+        after(self, printer, SiteEffect::Crates(Vec::new()));
+        drop(writer);
+        Ok(())
+    }
 }
 
 /// The site's part of a change on object storage, from the index files it wrote.

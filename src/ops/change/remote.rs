@@ -6,8 +6,9 @@
 //! index lines that name them, so a writer killed half-way leaves at most an orphan crate file
 //! (`ktra verify` reports it, `--fix` removes it), never a line without its file.
 
+use super::Tree;
 use crate::index::IndexFile;
-use crate::registry::{Registry, keys};
+use crate::registry::Registry;
 use crate::storage::Area;
 use crate::storage::bucket::{Bucket, Cond, Written, backoff};
 use anyhow::{Context, Result, bail};
@@ -20,6 +21,7 @@ const ATTEMPTS: u32 = 50;
 pub struct Remote<'a> {
     reg: &'a Registry,
     op: String,
+    tree: Tree,
     /// Crate files to remove once their lines are gone.
     removed: Vec<String>,
     /// Crate files that were already there with this change's bytes, and the bytes: possibly
@@ -39,10 +41,17 @@ impl<'a> Remote<'a> {
         Ok(Self {
             reg,
             op: op.to_owned(),
+            tree: Tree::Registry,
             removed: Vec::new(),
             adopted: Vec::new(),
             written: WrittenFiles::new(),
         })
+    }
+
+    /// The same change, of another tree (the mirror).
+    pub fn in_tree(mut self, tree: Tree) -> Self {
+        self.tree = tree;
+        self
     }
 
     fn buckets(&self) -> &'a crate::storage::objects::Buckets {
@@ -57,7 +66,7 @@ impl<'a> Remote<'a> {
     }
 
     pub fn put_crate(&mut self, name: &str, vers: &str, temp: TempPath) -> Result<()> {
-        let key = keys::crate_file(name, vers);
+        let key = self.tree.crate_key(name, vers);
         // reason: the temp file holding the packed crate, on its way into the bucket.
         #[allow(clippy::disallowed_methods)]
         let bytes = std::fs::read(&temp)
@@ -66,13 +75,13 @@ impl<'a> Remote<'a> {
         // Twice at most: a file there at the put may be gone at the read (`verify --fix`).
         for _ in 0..2 {
             if let Written::Done(_) = bucket.put(&key, bytes.clone(), Cond::IfAbsent)? {
-                crate::storage::crash::point("crates-synced");
+                crate::storage::crash::point(self.tree.step("crates-synced"));
                 return Ok(());
             }
             match bucket.get(&key)? {
                 Some(f) if f.bytes == bytes => {
                     self.adopted.push((key, temp));
-                    crate::storage::crash::point("crates-synced");
+                    crate::storage::crash::point(self.tree.step("crates-synced"));
                     return Ok(());
                 }
                 Some(_) => bail!(
@@ -89,7 +98,7 @@ impl<'a> Remote<'a> {
         name: &str,
         mut edit: impl FnMut(&mut IndexFile) -> Result<()>,
     ) -> Result<()> {
-        let key = keys::index(name)?;
+        let key = self.tree.index_key(name)?;
         let bucket = self.bucket(Area::Public);
         // The first attempt starts from what validation read, when this process read it.
         let mut known = self.buckets().take_seen(&key);
@@ -106,14 +115,19 @@ impl<'a> Remote<'a> {
                 }
                 None => (IndexFile::default(), Cond::IfAbsent),
             };
+            let before = (self.tree == Tree::Mirror).then(|| file.to_bytes());
             edit(&mut file)?;
+            if before.is_some_and(|b| b == file.to_bytes()) {
+                // The mirror: an edit that changes nothing writes nothing.
+                return Ok(());
+            }
             // An index file left without lines stays, empty: removing it could not be made
             // conditional on the content it was read with. Cargo reads it as a crate with no
             // versions.
             let bytes = file.to_bytes();
             match bucket.put(&key, bytes.clone(), cond)? {
                 Written::Done(tag) => {
-                    crate::storage::crash::point("index-partial");
+                    crate::storage::crash::point(self.tree.step("index-partial"));
                     self.written.insert(name.to_owned(), (bytes, tag));
                     return Ok(());
                 }
@@ -128,7 +142,7 @@ impl<'a> Remote<'a> {
     }
 
     pub fn remove_crate(&mut self, name: &str, vers: &str) -> Result<()> {
-        self.removed.push(keys::crate_file(name, vers));
+        self.removed.push(self.tree.crate_key(name, vers));
         Ok(())
     }
 
@@ -138,6 +152,15 @@ impl<'a> Remote<'a> {
 
     pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
         self.buckets().put(Area::State, key, bytes.to_vec())
+    }
+
+    /// Written when called, after the index files the change wrote before (call order).
+    pub fn put_state_last(&mut self, key: &str, temp: TempPath) -> Result<()> {
+        // reason: a temp file on its way into the bucket.
+        #[allow(clippy::disallowed_methods)]
+        let bytes = std::fs::read(&temp)
+            .with_context(|| format!("failed to read the temporary file for `{key}`"))?;
+        self.buckets().put(Area::State, key, bytes)
     }
 
     /// A private record changed by the same conditional loop as an index file.
@@ -186,7 +209,7 @@ impl<'a> Remote<'a> {
                 bucket.put(key, bytes, Cond::IfAbsent)?;
             }
         }
-        crate::storage::crash::point("before-crate-removal");
+        crate::storage::crash::point(self.tree.step("before-crate-removal"));
         for key in &self.removed {
             self.bucket(Area::Public).delete(key)?;
         }

@@ -113,8 +113,8 @@ pub fn migrate(src: &Registry, opts: MigrateOptions, printer: Printer) -> Result
     }
     if crate::mirror::layout::exists(src) {
         bail!(
-            "the registry has a mirror (`public/mirror/`), which a registry in object storage \
-             cannot hold yet: nothing was copied"
+            "the registry has a mirror (`public/mirror/`), which `ktra migrate` does not copy \
+             yet: nothing was copied"
         );
     }
     // A local source is read under its lock: no change lands while it is copied.
