@@ -329,7 +329,7 @@ impl<'a> Tx<'a> {
                 if self.tree == Tree::Mirror {
                     return Ok(());
                 }
-                if let Err(e) = remote_site(self.reg, site, written) {
+                if let Err(e) = remote_site(self.reg, site, written, false) {
                     self.printer.warn(format!(
                         "failed to update the site (run `ktra site` to rebuild it): {e:#}"
                     ));
@@ -371,7 +371,7 @@ impl Registry {
         #[cfg(feature = "aws")]
         if self.store.is_remote() {
             let none = remote::WrittenFiles::new();
-            if let Err(e) = remote_site(self, SiteEffect::Crates(Vec::new()), none) {
+            if let Err(e) = remote_site(self, SiteEffect::Crates(Vec::new()), none, true) {
                 printer.warn(format!(
                     "failed to update the site (run `ktra site` to rebuild it): {e:#}"
                 ));
@@ -387,7 +387,14 @@ impl Registry {
 
 /// The site's part of a change on object storage, from the index files it wrote.
 #[cfg(feature = "aws")]
-fn remote_site(reg: &Registry, site: SiteEffect, written: remote::WrittenFiles) -> Result<()> {
+/// `look`: check whether the registry keeps a mirror (which the home page shows) instead of
+/// taking what the site's state recorded (one request saved on every change).
+fn remote_site(
+    reg: &Registry,
+    site: SiteEffect,
+    written: remote::WrittenFiles,
+    look: bool,
+) -> Result<()> {
     if !crate::ops::site::enabled(reg) {
         // Its state goes, so that the first change once the site is on again builds it all.
         return reg.store.remove(
@@ -428,7 +435,7 @@ fn remote_site(reg: &Registry, site: SiteEffect, written: remote::WrittenFiles) 
         };
         sources.push(source);
     }
-    crate::ops::site::remote::update(reg, sources)
+    crate::ops::site::remote::update(reg, sources, look)
 }
 
 /// The site's part once a change has landed: failures are warnings (the change stands).

@@ -30,7 +30,12 @@ use anyhow::{Context, Result};
 const RECENT: usize = 50;
 
 pub fn site_info(reg: &Registry) -> SiteInfo {
-    let mirror = crate::mirror::layout::exists(reg).then(|| MirrorInfo {
+    site_info_with(reg, crate::mirror::layout::exists(reg))
+}
+
+/// [`site_info`] where whether the registry keeps a mirror is known.
+pub fn site_info_with(reg: &Registry, mirror: bool) -> SiteInfo {
+    let mirror = mirror.then(|| MirrorInfo {
         sparse_url: crate::mirror::layout::sparse_url(reg),
         replaces: reg
             .config
@@ -114,6 +119,7 @@ fn write_shared(
     sort_recent(&mut recent);
     recent.truncate(RECENT);
     list.recent = recent.clone();
+    list.mirror = site.mirror.is_some();
     let crates = list.home_crates(reg)?;
     list.write(reg, templates, site, batch)?;
     batch.put(Area::Public, "search-index.json", &list.search_manifest())?;

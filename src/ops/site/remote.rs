@@ -32,10 +32,16 @@ struct Facts {
     absent: Vec<String>,
 }
 
-/// Updates the site for the changed crates in `sources`.
-pub fn update(reg: &Registry, sources: Vec<CrateSource>) -> Result<()> {
+/// Updates the site for the changed crates in `sources`. Whether the registry keeps a mirror
+/// (the home page shows it) is what the site's state recorded, unless `look` (after the
+/// mirror was set up).
+pub fn update(reg: &Registry, sources: Vec<CrateSource>, look: bool) -> Result<()> {
     let templates = super::templates(reg)?;
-    let site = super::site_info(reg);
+    // Only the home page shows the mirror: the crates' pages need not know.
+    let site = match look {
+        true => super::site_info(reg),
+        false => super::site_info_with(reg, false),
+    };
     let mut sources = sources;
     let mut facts: Vec<Option<Facts>> = sources.iter().map(|_| None).collect();
     for attempt in 0..ATTEMPTS {
@@ -152,6 +158,14 @@ fn shared(
     if list.tag.is_none() {
         return Err(NoSite.into());
     }
+    let looked;
+    let site = match site.mirror.is_some() || !list.mirror {
+        true => site,
+        false => {
+            looked = super::site_info_with(reg, true);
+            &looked
+        }
+    };
     let mut recent = list.recent.clone();
     let mut olds = Vec::with_capacity(facts.len());
     for f in facts {

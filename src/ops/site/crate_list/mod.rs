@@ -34,6 +34,10 @@ struct Stored {
     /// all), so that a change reads one page, not every page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     small: Option<Summaries>,
+    /// Whether the home page shows a mirror (so that a change on object storage need not
+    /// look for one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    mirror: bool,
 }
 
 /// Up to this many crates, the home page lists them all; beyond, the list pages do, and a
@@ -75,6 +79,8 @@ pub struct CrateList {
     pub tag: Option<String>,
     /// See [`Stored::small`].
     small: Option<Summaries>,
+    /// See [`Stored::mirror`].
+    pub mirror: bool,
 }
 
 impl CrateList {
@@ -97,6 +103,7 @@ impl CrateList {
             recent: stored.recent,
             tag,
             small: stored.small,
+            mirror: stored.mirror,
         })
     }
 
@@ -146,6 +153,7 @@ impl CrateList {
             recent_before: Vec::new(),
             tag: None,
             small: None,
+            mirror: false,
         };
         for page in &mut list.layout.pages {
             page.count = list.loaded.get(page.id()).map_or(0, BTreeMap::len);
@@ -347,6 +355,7 @@ impl CrateList {
             layout: self.layout.clone(),
             recent: self.recent.clone(),
             small: self.small.clone(),
+            mirror: self.mirror,
         };
         batch.put(Area::State, STATE, &serde_json::to_vec(&stored)?)?;
         for (key, bytes) in public {
