@@ -175,7 +175,8 @@ fn an_export_imports_into_a_bucket_and_cargo_builds_from_it() {
     reg.run(&local, &["verify"]).success();
     assert_eq!(listing(|a| local.ktra(a)), listing(|a| reg.run(&local, a)));
 
-    // A mirror's files cannot go into a bucket: refused before anything is written.
+    // A mirror's files go into the bucket too: its crate file, its index file, its own
+    // config.json.
     let public = local.public();
     fs::create_dir_all(public.join("mirror/index/de/mo")).expect("create a folder");
     fs::create_dir_all(public.join("mirror/crates")).expect("create a folder");
@@ -193,13 +194,14 @@ fn an_export_imports_into_a_bucket_and_cargo_builds_from_it() {
     local
         .ktra([OsStr::new("export"), with_mirror.as_os_str()])
         .success();
-    let before = reg.get("index/de/mo/demo-base").2;
-    let out = reg
-        .run(&local, &["import", s(&with_mirror), "--prune"])
-        .failure();
-    assert!(out.stderr.contains("keeps no mirror"), "{}", out.describe());
-    assert_eq!(reg.get("index/de/mo/demo-base").2, before);
-    assert_eq!(reg.get("mirror/index/de/mo/demo-base").0, 404);
+    reg.run(&local, &["import", s(&with_mirror), "--prune"])
+        .success();
+    let mirrored = fs::read(public.join("mirror/index/de/mo/demo-base")).expect("read");
+    assert_eq!(reg.get("mirror/index/de/mo/demo-base").2, mirrored);
+    let krate = fs::read(public.join("mirror/crates/demo-base-1.0.0.crate")).expect("read");
+    assert_eq!(reg.get("mirror/crates/demo-base-1.0.0.crate").2, krate);
+    assert_eq!(reg.get("mirror/index/config.json").0, 200);
+    reg.run(&local, &["verify"]).success();
     assert_eq!(files_in(&reg.dir), ["ktra.toml"]);
 }
 

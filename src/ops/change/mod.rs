@@ -243,13 +243,12 @@ impl<'a> Tx<'a> {
     /// Puts a file of the mirror from a temporary file (from
     /// [`crate::storage::Store::temp_file`]): a crate file (`mirror/crates/...`) with the crate
     /// files, durable before any index file moves; an index file (`mirror/index/...`) with the
-    /// index files, in call order. Neither is in the journal or the git index. Object storage
-    /// keeps no mirror.
+    /// index files, in call order. Neither is in the journal or the git index.
     pub fn put_mirror(&mut self, key: &str, temp: TempPath) -> Result<()> {
         match &mut self.inner {
             Inner::Local(l) => l.put_mirror(key, temp),
             #[cfg(feature = "aws")]
-            Inner::Remote(_) => no_mirror(key),
+            Inner::Remote(r) => r.put_mirror(key, temp),
         }
     }
 
@@ -259,7 +258,7 @@ impl<'a> Tx<'a> {
         match &mut self.inner {
             Inner::Local(l) => l.remove_mirror(key),
             #[cfg(feature = "aws")]
-            Inner::Remote(_) => no_mirror(key),
+            Inner::Remote(r) => r.remove_mirror(key),
         }
     }
 
@@ -338,11 +337,6 @@ impl<'a> Tx<'a> {
             }
         }
     }
-}
-
-#[cfg(feature = "aws")]
-fn no_mirror(key: &str) -> Result<()> {
-    anyhow::bail!("a registry in object storage keeps no mirror (`{key}`)")
 }
 
 /// Whether a public key is a crate file of the mirror (`true`) or one of its index files.

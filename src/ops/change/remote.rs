@@ -67,10 +67,16 @@ impl<'a> Remote<'a> {
 
     pub fn put_crate(&mut self, name: &str, vers: &str, temp: TempPath) -> Result<()> {
         let key = self.tree.crate_key(name, vers);
+        self.put_immutable(key, &format!("{name}@{vers}"), temp)
+    }
+
+    /// Puts a file that never changes (a crate file) only if absent: the same bytes already
+    /// there are a success, other bytes an error.
+    fn put_immutable(&mut self, key: String, label: &str, temp: TempPath) -> Result<()> {
         // reason: the temp file holding the packed crate, on its way into the bucket.
         #[allow(clippy::disallowed_methods)]
-        let bytes = std::fs::read(&temp)
-            .with_context(|| format!("failed to read the packed `{name}@{vers}`"))?;
+        let bytes =
+            std::fs::read(&temp).with_context(|| format!("failed to read the packed `{label}`"))?;
         let bucket = self.bucket(Area::Public);
         // Twice at most: a file there at the put may be gone at the read (`verify --fix`).
         for _ in 0..2 {
@@ -84,13 +90,39 @@ impl<'a> Remote<'a> {
                     crate::storage::crash::point(self.tree.step("crates-synced"));
                     return Ok(());
                 }
-                Some(_) => bail!(
-                    "failed to add `{name}@{vers}`: `{key}` already exists with different content"
-                ),
+                Some(_) => {
+                    bail!("failed to add `{label}`: `{key}` already exists with different content")
+                }
                 None => {}
             }
         }
-        bail!("failed to add `{name}@{vers}`: `{key}` kept appearing and disappearing; try again")
+        bail!("failed to add `{label}`: `{key}` kept appearing and disappearing; try again")
+    }
+
+    /// A file of the mirror from an import: a crate file as [`Remote::put_crate`] puts one; an
+    /// index file replaced whole (the mirror is derived from its upstream: the next sync
+    /// recomputes a file a sync changed meanwhile).
+    pub fn put_mirror(&mut self, key: &str, temp: TempPath) -> Result<()> {
+        if super::mirror_crate(key)? {
+            return self.put_immutable(key.to_owned(), key, temp);
+        }
+        // reason: a staged temp file on its way into the bucket.
+        #[allow(clippy::disallowed_methods)]
+        let bytes =
+            std::fs::read(&temp).with_context(|| format!("failed to read the staged `{key}`"))?;
+        self.buckets().put(Area::Public, key, bytes)?;
+        crate::storage::crash::point(self.tree.step("index-partial"));
+        Ok(())
+    }
+
+    /// Removes a file of the mirror: an index file now, a crate file once the index files are
+    /// written (with the crate files the change removes).
+    pub fn remove_mirror(&mut self, key: &str) -> Result<()> {
+        match super::mirror_crate(key)? {
+            true => self.removed.push(key.to_owned()),
+            false => self.buckets().remove(Area::Public, key)?,
+        }
+        Ok(())
     }
 
     pub fn modify_index(

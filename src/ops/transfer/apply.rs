@@ -28,22 +28,9 @@ pub fn apply(
     prune: bool,
     printer: Printer,
 ) -> Result<ImportReport> {
-    let mirror_files = staged
-        .manifest
-        .files
-        .keys()
-        .chain(&staged.manifest.removed)
-        .find(|p| matches!(paths::classify(p), Ok(k) if k.side() == Side::Mirror));
-    if let Some(p) = mirror_files.filter(|_| reg.store.is_remote()) {
-        bail!(
-            "export {} holds the files of a mirror (`{p}`), and a registry in object storage \
-             keeps no mirror; import it into a registry in a folder",
-            short(&staged.manifest.id)
-        );
-    }
     let (report, _mirror_lock) = reg.change("import", printer, |tx| {
         // Held until the change has landed (it is returned with the value): `sync-mirror`
-        // waits. Object storage keeps no mirror and has no lock.
+        // waits. Object storage has no lock.
         let mirror_lock = match reg.store.is_remote() {
             true => None,
             false => Some(crate::mirror::commit::lock_for_command(reg, printer)?),
