@@ -81,34 +81,14 @@ pub fn commit(reg: &Registry, crates: Vec<CrateRound>, printer: Printer) -> Resu
     })
 }
 
-/// The crates ordered so that each comes after the crates its versions depend on (a
-/// depth-first post-order; a cycle, possible only through dev-dependencies, is cut anywhere).
+/// The crates ordered so that each comes after the crates its versions depend on.
 fn dependencies_first(crates: Vec<CrateRound>) -> Vec<CrateRound> {
     let mut by_key: HashMap<String, CrateRound> = crates
         .into_iter()
         .map(|c| (c.name.to_ascii_lowercase(), c))
         .collect();
-    let mut keys: Vec<String> = by_key.keys().cloned().collect();
-    keys.sort();
-    let mut order = Vec::new();
-    let mut seen = HashSet::new();
-    for key in keys {
-        // An explicit stack: (crate, whether its dependencies are already pushed).
-        let mut stack = vec![(key, false)];
-        while let Some((k, expanded)) = stack.pop() {
-            if expanded {
-                order.push(k);
-                continue;
-            }
-            if !by_key.contains_key(&k) || !seen.insert(k.clone()) {
-                continue;
-            }
-            stack.push((k.clone(), true));
-            for dep in &by_key[&k].deps {
-                stack.push((dep.clone(), false));
-            }
-        }
-    }
+    let keys: Vec<String> = by_key.keys().cloned().collect();
+    let order = crate::ops::order::dependencies_first(&keys, |k| by_key[k].deps.clone());
     order
         .into_iter()
         .filter_map(|k| by_key.remove(&k))

@@ -9,7 +9,7 @@ pub mod inspect;
 pub mod list;
 #[cfg(feature = "aws")]
 pub mod migrate;
-mod order;
+pub(crate) mod order;
 pub mod owners;
 pub mod rebuild;
 pub mod remove;

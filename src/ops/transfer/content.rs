@@ -139,48 +139,14 @@ pub fn check_references(
 /// The order to write index files in: a file after the files of the crates (same side) it
 /// depends on; ties, and cycles (only dev-dependencies can make one), in key order.
 pub fn dependency_order(keys: &[String], index: &BTreeMap<String, IndexFacts>) -> Vec<String> {
-    let set: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
-    // Kahn's algorithm: how many dependencies each file still waits for, and who waits.
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut users: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for key in &set {
-        let mut deps: BTreeSet<String> = BTreeSet::new();
-        if let Some(f) = index.get(*key) {
-            for d in f.lines.iter().flat_map(|l| &l.deps) {
-                let Ok(dep) = paths::index_key(f.side, d) else {
-                    continue;
-                };
-                if dep != *key && set.contains(dep.as_str()) {
-                    deps.insert(dep);
-                }
-            }
-        }
-        count.insert(key, deps.len());
-        for dep in deps {
-            users.entry(dep).or_default().push(key);
-        }
-    }
-    let mut ready: BTreeSet<&str> = count
-        .iter()
-        .filter(|(_, c)| **c == 0)
-        .map(|(k, _)| *k)
-        .collect();
-    let mut order: Vec<String> = Vec::with_capacity(set.len());
-    while !count.is_empty() {
-        let next = match ready.pop_first() {
-            Some(k) => k,
-            None => *count.keys().next().expect("not empty"),
+    crate::ops::order::dependencies_first(keys, |key| {
+        let Some(f) = index.get(key) else {
+            return Vec::new();
         };
-        count.remove(next);
-        for user in users.get(next).into_iter().flatten() {
-            if let Some(c) = count.get_mut(user) {
-                *c -= 1;
-                if *c == 0 {
-                    ready.insert(user);
-                }
-            }
-        }
-        order.push(next.to_owned());
-    }
-    order
+        f.lines
+            .iter()
+            .flat_map(|l| &l.deps)
+            .filter_map(|d| paths::index_key(f.side, d).ok())
+            .collect()
+    })
 }
