@@ -36,7 +36,8 @@ pub fn lock_for_command(reg: &Registry, printer: Printer) -> Result<RegistryLock
 pub fn commit(reg: &Registry, crates: Vec<CrateRound>, printer: Printer) -> Result<usize> {
     let touched: Vec<CrateRound> = crates
         .into_iter()
-        .filter(|c| !c.new.is_empty() || c.fresh.is_some())
+        // (A pruned file without either: lines a refresh reconciled with the upstream copy.)
+        .filter(|c| !c.new.is_empty() || c.fresh.is_some() || c.pruned.is_some())
         .collect();
     if touched.is_empty() {
         return Ok(0);

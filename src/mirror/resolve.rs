@@ -260,6 +260,15 @@ impl Round {
             return;
         }
         if *want == Want::Refresh {
+            // On object storage two syncs at once can leave a crate's lines behind the
+            // upstream copy they stored (no lock orders their commits): a refresh that got a
+            // 304 reconciles the lines with that copy (computing the pruned file from it).
+            if self.shared.store.is_remote() && c.upstream.is_none() {
+                match load_cached(&self.shared.store, &c.name) {
+                    Ok(file) => c.upstream = Some(file),
+                    Err(e) => self.failures.push(format!("{e:#}")),
+                }
+            }
             return;
         }
         if c.upstream.is_none() {

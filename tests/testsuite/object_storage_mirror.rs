@@ -227,6 +227,28 @@ fn sync_mirror_fills_a_bucket_and_cargo_builds_from_it_alone() {
         up.crate_requests()
     );
 
+    // Lines left behind the upstream copy the mirror keeps (what two syncs at once can leave
+    // on object storage: no lock orders their commits): a refresh, which gets a 304, puts them
+    // right from that copy.
+    reg.s3.allow_public_writes(&reg.bucket);
+    let key = format!("mirror/index/{}", index_path("leaf"));
+    let good = reg.get(&key).2;
+    let behind = String::from_utf8_lossy(&good).replacen("\"yanked\":false", "\"yanked\":true", 1);
+    assert_ne!(behind.as_bytes(), &good[..]);
+    let put = reg.s3.request(
+        "PUT",
+        &format!("/{}/{key}", reg.bucket),
+        &[],
+        behind.as_bytes(),
+    );
+    assert!(put.status < 300, "put: {}", put.status);
+    let refresh = sync(&local, &reg, &up, &["--json"]).success();
+    let refresh: serde_json::Value = serde_json::from_str(refresh.stdout.trim()).expect("--json");
+    assert_eq!(refresh["downloaded"], 0, "{refresh}");
+    assert_eq!(refresh["updated"], 1, "{refresh}");
+    assert_eq!(reg.get(&key).2, good, "the refresh left {key} behind");
+    assert_bucket_holds(&reg, &up, &set(&APP_CLOSURE));
+
     // The bucket is the static host: cargo reads the mirror's index and crate files from it,
     // with the upstream stopped and a CARGO_HOME that never saw anything.
     up.stop();
