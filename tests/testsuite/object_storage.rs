@@ -348,7 +348,7 @@ fn concurrent_writers_lose_nothing() {
 }
 
 /// `ktra rebuild` on a bucket: a lost index file comes back from the crate files, a kept one
-/// keeps its yank, and nothing is written beside `ktra.toml`.
+/// keeps its yank, and nothing is written beside `ktra.toml`; then `ktra set-url`.
 #[test]
 fn rebuild_restores_the_index_in_a_bucket() {
     let local = Registry::new(Protocol::Sparse);
@@ -378,6 +378,20 @@ fn rebuild_restores_the_index_in_a_bucket() {
     let (status, _, beta) = reg.get("index/be/ta/beta");
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&beta).contains("\"vers\":\"0.1.0\""));
+    assert_eq!(files_in(&reg.dir), ["ktra.toml"]);
+    reg.run(&local, &["verify"]).success();
+
+    // `set-url` rewrites config.json and the site in the bucket.
+    reg.run(&local, &["set-url", "https://crates.example.org/reg"])
+        .success();
+    let (_, _, config) = reg.get("index/config.json");
+    assert!(
+        String::from_utf8_lossy(&config).contains("https://crates.example.org/reg/crates/"),
+        "{}",
+        String::from_utf8_lossy(&config)
+    );
+    let (_, _, home) = reg.get("index.html");
+    assert!(String::from_utf8_lossy(&home).contains("https://crates.example.org/reg/index/"));
     assert_eq!(files_in(&reg.dir), ["ktra.toml"]);
     reg.run(&local, &["verify"]).success();
 }
