@@ -30,4 +30,5 @@ pub mod redact;
 pub mod registry;
 pub mod server;
 pub mod site;
+pub mod state;
 pub mod storage;

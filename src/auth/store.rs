@@ -1,15 +1,16 @@
-//! Users and token records in the private area: `users/LOGIN.json` and `tokens/HASH.json` (a
-//! token is found by its hash with one read), owners in `owners/NAME.json`, plus the audit log.
+//! Users and token records: `users/LOGIN.json` and `tokens/HASH.json` (a token is found by its
+//! hash with one read), owners in `owners/NAME.json`, plus the audit log, kept by the
+//! registry's [`crate::state::Records`].
 //!
-//! On the local tree writes are atomic and made under the registry lock by the callers. On
-//! object storage there is no lock: any number of `ktra serve` processes and CLI writers share
-//! the state location, so a record that must not exist yet is created with put-if-absent
-//! ([`create_json`]) and a record that is changed (a crate's owners) is read, changed and
-//! written back only if nobody wrote it since the read ([`update_json`]); the audit log is one
-//! object per event under `audit/`, so appends never race.
+//! On the local tree writes are made under the registry lock by the callers. On object storage
+//! there is no lock: any number of `ktra serve` processes and CLI writers share the records, so
+//! a record that must not exist yet is created only if absent ([`create_json`]) and a record
+//! that is changed (a crate's owners) is read, changed and written back only if nobody wrote it
+//! since the read ([`update_json`]).
 
 use super::{TokenRecord, User};
-use crate::storage::{Area, Store};
+use crate::state::{self, Expect};
+use crate::storage::Store;
 use anyhow::{Context, Result};
 
 fn user_key(login: &str) -> String {
@@ -26,7 +27,7 @@ pub fn user(store: &Store, login: &str) -> Result<Option<User>> {
 
 pub fn users(store: &Store) -> Result<Vec<User>> {
     let mut out = Vec::new();
-    for key in store.walk(Area::State, "users")? {
+    for key in state::of(store).list("users")? {
         out.extend(read_json::<User>(store, &key)?);
     }
     out.sort_by_key(|u| u.id);
@@ -48,8 +49,7 @@ pub fn create_user(store: &Store, user: &User) -> Result<bool> {
 }
 
 pub fn remove_user(store: &Store, login: &str) -> Result<()> {
-    store.remove(Area::State, &user_key(login))?;
-    store.sync()
+    state::of(store).remove(&user_key(login))
 }
 
 /// The record of the token with this hash, if any.
@@ -63,7 +63,7 @@ pub fn token(store: &Store, hash: &str) -> Result<Option<TokenRecord>> {
 /// Every token record with the hash it is stored under.
 pub fn tokens(store: &Store) -> Result<Vec<(String, TokenRecord)>> {
     let mut out = Vec::new();
-    for key in store.walk(Area::State, "tokens")? {
+    for key in state::of(store).list("tokens")? {
         let hash = key
             .trim_start_matches("tokens/")
             .trim_end_matches(".json")
@@ -82,8 +82,7 @@ pub fn create_token(store: &Store, hash: &str, record: &TokenRecord) -> Result<b
 }
 
 pub fn remove_token(store: &Store, hash: &str) -> Result<()> {
-    store.remove(Area::State, &token_key(hash))?;
-    store.sync()
+    state::of(store).remove(&token_key(hash))
 }
 
 fn owners_key(crate_name: &str) -> String {
@@ -126,8 +125,8 @@ pub fn update_owners(
 
 /// Appends one event to the audit log and syncs it: a line of `audit.jsonl` on the local tree;
 /// on object storage an object of its own, `audit/TIME-RANDOM.json` (sorted by time, to the
-/// millisecond, without colons), so that
-/// writers on many machines never overwrite each other's events.
+/// millisecond, without colons), so that writers on many machines never overwrite each
+/// other's events.
 pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
     let now = std::time::SystemTime::now();
     let mut line =
@@ -135,119 +134,44 @@ pub fn audit(store: &Store, event: serde_json::Value) -> Result<()> {
     if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), event) {
         obj.extend(extra);
     }
-    #[cfg(feature = "aws")]
-    if let Some(b) = store.bucket() {
-        let stamp = humantime::format_rfc3339_millis(now)
-            .to_string()
-            .replace(':', "");
-        return remote::audit(b.area(Area::State), &stamp, &line);
-    }
-    store.append_private(Area::State, "audit.jsonl", format!("{line}\n").as_bytes())
+    let stamp = humantime::format_rfc3339_millis(now)
+        .to_string()
+        .replace(':', "");
+    state::of(store).append_audit(&stamp, line.to_string().as_bytes())
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Result<Option<T>> {
-    let Some(bytes) = store.read(Area::State, key)? else {
+    let Some(record) = state::of(store).get(key)? else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes).map(Some).with_context(|| {
-        format!(
-            "failed to parse `{}`",
-            store.path(Area::State, key).display()
-        )
-    })
-}
-
-fn put_json<T: serde::Serialize + ?Sized>(store: &Store, key: &str, value: &T) -> Result<()> {
-    let mut batch = store.batch();
-    batch.put(Area::State, key, &serde_json::to_vec_pretty(value)?)?;
-    batch.commit()?;
-    store.sync()
+    serde_json::from_slice(&record.bytes)
+        .map(Some)
+        .with_context(|| format!("failed to parse the record `{key}`"))
 }
 
 /// Writes a record that must not exist yet; `false` (nothing written) when it does.
 fn create_json<T: serde::Serialize + ?Sized>(store: &Store, key: &str, value: &T) -> Result<bool> {
-    #[cfg(feature = "aws")]
-    if let Some(b) = store.bucket() {
-        let bytes = serde_json::to_vec_pretty(value)?;
-        return remote::create(b.area(Area::State), key, bytes);
-    }
-    // The local tree: the caller holds the registry lock.
-    if store.exists(Area::State, key) {
-        return Ok(false);
-    }
-    put_json(store, key, value)?;
-    Ok(true)
+    let bytes = serde_json::to_vec_pretty(value)?;
+    state::of(store).put(key, &bytes, Expect::Absent)
 }
 
-/// Read, change, write back one record; on object storage only if nobody wrote it since the
-/// read (re-run on a conflict).
+/// Read, change, write back one record, only if nobody wrote it since the read (re-run on a
+/// conflict).
 fn update_json<T: serde::Serialize + serde::de::DeserializeOwned>(
     store: &Store,
     key: &str,
     mut edit: impl FnMut(Option<T>) -> Result<T>,
 ) -> Result<T> {
-    #[cfg(feature = "aws")]
-    if let Some(b) = store.bucket() {
-        return remote::update(b.area(Area::State), key, edit);
-    }
-    // The local tree: the caller holds the registry lock.
-    let new = edit(read_json(store, key)?)?;
-    put_json(store, key, &new)?;
-    Ok(new)
-}
-
-#[cfg(feature = "aws")]
-mod remote {
-    use crate::storage::bucket::{Bucket, Cond, Written, backoff};
-    use anyhow::{Context, Result, bail};
-
-    /// Attempts of one conditional update before giving up.
-    const ATTEMPTS: u32 = 50;
-
-    pub fn create(bucket: &Bucket, key: &str, bytes: Vec<u8>) -> Result<bool> {
-        Ok(match bucket.put(key, bytes, Cond::IfAbsent)? {
-            Written::Done(_) => true,
-            Written::Conflict => false,
-        })
-    }
-
-    pub fn update<T: serde::Serialize + serde::de::DeserializeOwned>(
-        bucket: &Bucket,
-        key: &str,
-        mut edit: impl FnMut(Option<T>) -> Result<T>,
-    ) -> Result<T> {
-        for attempt in 0..ATTEMPTS {
-            let (old, cond) = match bucket.get(key)? {
-                Some(found) => {
-                    let old = serde_json::from_slice(&found.bytes)
-                        .with_context(|| format!("failed to parse `{key}` in {}", bucket.url()))?;
-                    (Some(old), Cond::IfMatch(found.tag))
-                }
-                None => (None, Cond::IfAbsent),
-            };
-            let new = edit(old)?;
-            match bucket.put(key, serde_json::to_vec_pretty(&new)?, cond)? {
-                Written::Done(_) => return Ok(new),
-                Written::Conflict => backoff(attempt),
-            }
-        }
-        bail!(
-            "failed to change `{key}`: it kept changing under {ATTEMPTS} attempts (other writers); try again"
-        )
-    }
-
-    /// One event, one object: put-if-absent under a new random name.
-    pub fn audit(bucket: &Bucket, stamp: &str, line: &serde_json::Value) -> Result<()> {
-        let bytes = serde_json::to_vec(line)?;
-        for _ in 0..4 {
-            let mut seed = [0u8; 6];
-            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            let random: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-            let key = format!("audit/{stamp}-{random}.json");
-            if create(bucket, &key, bytes.clone())? {
-                return Ok(());
-            }
-        }
-        bail!("failed to write an audit event: every name tried was taken")
-    }
+    let mut new = None;
+    state::update(state::of(store).as_ref(), key, |old| {
+        let old = old
+            .map(serde_json::from_slice)
+            .transpose()
+            .with_context(|| format!("failed to parse the record `{key}`"))?;
+        let value = edit(old)?;
+        let bytes = serde_json::to_vec_pretty(&value)?;
+        new = Some(value);
+        Ok(bytes)
+    })?;
+    Ok(new.expect("set by the last edit"))
 }

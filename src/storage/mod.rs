@@ -31,6 +31,7 @@ pub mod lock;
 mod lock_settings;
 #[cfg(feature = "aws")]
 pub mod objects;
+mod retry;
 mod temp;
 
 pub use batch::Batch;
@@ -38,6 +39,7 @@ pub use journal::{Journal, PendingCrate};
 pub use location::Location;
 pub use lock::{LockMode, LockTimeout, RegistryLock};
 pub use lock_settings::LockWait;
+pub use retry::backoff;
 pub use temp::release as release_temp_dirs;
 
 use anyhow::{Context, Result};

@@ -88,7 +88,7 @@ fn http(
 
 /// A new bucket whose objects anyone may read (as a registry's public bucket), and a client
 /// for `s3://NAME/PREFIX`.
-fn bucket(name: &str, prefix: &str) -> Bucket {
+pub(crate) fn bucket(name: &str, prefix: &str) -> Bucket {
     let (status, _, _) = http("PUT", &format!("/{name}"), "", b"");
     assert_eq!(status, 200, "create bucket {name}");
     let policy = format!(

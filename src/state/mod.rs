@@ -1,0 +1,87 @@
+//! The registry's private records (users, token hashes, crate owners, name reservations, the
+//! audit log) behind one interface, whatever keeps them: the local state folder, or a private
+//! location in object storage; the database backends (PostgreSQL, MariaDB, Redis, MongoDB)
+//! implement the same trait. A record is a key and bytes with a version; a write can be made
+//! conditional on the version read (or on the record being absent), which is all that several
+//! receivers need to share the records without a lock: create-if-absent decides who gets a
+//! name, and a changed record is written back only if nobody wrote it since it was read.
+
+mod files;
+#[cfg(feature = "aws")]
+mod objects;
+
+use crate::storage::Store;
+use anyhow::Result;
+
+/// A record as read: its bytes and its version (an opaque token that changes with every
+/// write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub bytes: Vec<u8>,
+    pub version: String,
+}
+
+/// The condition a [`Records::put`] is made under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Only if no record has the key.
+    Absent,
+    /// Only if the record still has this version.
+    Version(String),
+}
+
+/// A place that keeps the registry's private records.
+pub trait Records: Send + Sync {
+    /// The record with this key, if any.
+    fn get(&self, key: &str) -> Result<Option<Record>>;
+    /// The keys below `prefix` (a folder-like `users`), sorted.
+    fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Writes a record if `expect` holds: `false` (nothing written) when it does not.
+    fn put(&self, key: &str, bytes: &[u8], expect: Expect) -> Result<bool>;
+    /// Removes a record (nothing when there is none).
+    fn remove(&self, key: &str) -> Result<()>;
+    /// Appends one event (a JSON line without its newline) to the audit log; `stamp` is its
+    /// time to the millisecond, for backends that name events by time.
+    fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()>;
+}
+
+/// The records of the registry whose tree is `store`: its private area.
+pub fn of(store: &Store) -> Box<dyn Records + '_> {
+    #[cfg(feature = "aws")]
+    if let Some(b) = store.bucket() {
+        return Box::new(objects::Objects::new(b.area(crate::storage::Area::State)));
+    }
+    Box::new(files::Files::new(store))
+}
+
+/// How many times a conditional change is tried before giving up (each failure means another
+/// writer's change landed, so the registry as a whole progresses).
+pub const ATTEMPTS: u32 = 50;
+
+/// Reads, changes and writes back one record, only if nobody wrote it since the read; on a
+/// conflict the change is applied again to what the other writer left.
+pub fn update(
+    records: &dyn Records,
+    key: &str,
+    mut edit: impl FnMut(Option<&[u8]>) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    for attempt in 0..ATTEMPTS {
+        let old = records.get(key)?;
+        let expect = old
+            .as_ref()
+            .map_or(Expect::Absent, |r| Expect::Version(r.version.clone()));
+        let new = edit(old.as_ref().map(|r| r.bytes.as_slice()))?;
+        if records.put(key, &new, expect)? {
+            return Ok(new);
+        }
+        crate::storage::backoff(attempt);
+    }
+    anyhow::bail!(
+        "failed to change `{key}`: it kept changing under {ATTEMPTS} attempts (other writers); \
+         try again"
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reason: tests read what the backends wrote.
+mod tests;
