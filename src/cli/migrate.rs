@@ -78,12 +78,23 @@ pub fn run(args: MigrateArgs, ctx: &Context) -> Result<()> {
         ctx.printer.data(serde_json::to_string_pretty(&r)?);
     }
     let p = &ctx.printer;
-    for (what, c) in [
+    let mut kinds = vec![
         ("crate files", r.crate_files),
         ("index files", r.index_files),
         ("private files", r.private_files),
         ("site files", r.site_files),
-    ] {
+    ];
+    if r.mirror {
+        kinds.extend([
+            ("crate files of the mirror", r.mirror_crate_files),
+            ("index files of the mirror", r.mirror_index_files),
+            (
+                "upstream index files as last fetched (the next sync revalidates them)",
+                r.mirror_upstream_files,
+            ),
+        ]);
+    }
+    for (what, c) in kinds {
         let kept = match c.already_there {
             0 => String::new(),
             n => format!(", {n} already there with the same bytes"),
@@ -102,6 +113,9 @@ pub fn run(args: MigrateArgs, ctx: &Context) -> Result<()> {
             ),
         );
     }
+    if r.mirror_config_rewritten {
+        p.status("Wrote", "the mirror's config.json for the new URL");
+    }
     if r.site_rebuilt {
         p.status("Rebuilt", "the site for the new URL");
     }
@@ -111,11 +125,18 @@ pub fn run(args: MigrateArgs, ctx: &Context) -> Result<()> {
     for skipped in &r.not_copied {
         p.note(format!("not copied: {skipped}"));
     }
+    let mirror = match r.mirror {
+        true => format!(
+            ", and {} versions of {} crates in the mirror",
+            r.mirror_versions, r.mirror_crates
+        ),
+        false => String::new(),
+    };
     p.status(
         "Verified",
         format!(
             "{}: every file read back and compared (size, sha256), and `ktra verify` passes \
-             ({} crates, {} versions)",
+             ({} crates, {} versions{mirror})",
             r.target, r.crates, r.versions
         ),
     );
@@ -139,5 +160,10 @@ pub fn run(args: MigrateArgs, ctx: &Context) -> Result<()> {
         copy.config.url
     ));
     p.data(crate::ops::init::cargo_snippet(&copy).trim_end());
+    if r.mirror {
+        p.note("and for its mirror (it is served at the copy's address too):");
+        let upstream = copy.config.mirror.upstream.as_deref().unwrap_or("");
+        p.data(crate::mirror::sync::cargo_snippet(&copy, upstream).trim_end());
+    }
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! moto) and back into a folder, verified; the real cargo builds from both copies; users,
 //! owners and token hashes come along (a token made before the migrate is accepted after);
 //! a target that holds a registry is refused and left as it was; an interrupted migrate is
-//! run again and completes.
+//! run again and completes; a registry with a mirror takes it along both ways.
 
+use crate::object_storage_mirror::Consumer;
 use crate::serve::{Serve, request};
 use crate::support::s3::S3Server;
+use crate::support::upstream::{APP_CLOSURE, Upstream};
 use crate::support::{
     CONSUMER_STDOUT, Outcome, Protocol, Registry, Server, cargo_home, ktra_bin, registry_env_var,
     run,
@@ -517,4 +519,178 @@ fn an_interrupted_migrate_runs_again_to_the_end() {
     std::fs::remove_file(&tampered).expect("remove");
     r(&[]).success();
     ktra_in(&local, &back, &["verify"]).success();
+}
+
+/// A local registry with a mirror (synced from the mirror tests' upstream) moves to a bucket and
+/// back. Killed between the mirror's crate files and its index files, the bucket holds the
+/// former and none of the latter; run again, it completes. Each copy holds the mirror's files
+/// and the upstream's index files as last fetched (a sync afterwards revalidates every index
+/// file and downloads nothing), verifies, and the real cargo builds from its mirror with the
+/// upstream stopped.
+#[test]
+fn a_registry_with_a_mirror_moves_to_a_bucket_and_back() {
+    let mut up = Upstream::start();
+    let local = Registry::new(Protocol::Sparse);
+    let upstream = up.sparse_url();
+    let sync = |ktra: &dyn Fn(&[&str]) -> Outcome| -> serde_json::Value {
+        let out = ktra(&[
+            "sync-mirror",
+            "--upstream",
+            &upstream,
+            "--retries",
+            "0",
+            "--json",
+            "app",
+        ])
+        .success();
+        serde_json::from_str(out.stdout.trim()).expect("--json")
+    };
+    let first = sync(&|args| local.ktra(args));
+    assert_eq!(first["downloaded"], 26, "{first}");
+    let mirror = tree(&local.root.join("public/mirror"));
+    let upstream_copies = tree(&local.root.join("state/mirror/upstream"));
+    assert!(!upstream_copies.is_empty());
+
+    // Into a bucket, killed after the mirror's crate files: none of its lines is there yet.
+    let s3 = S3Server::start();
+    let (public, state) = buckets(&s3, "mirrored");
+    let settings = local.base().join("mirrored-settings");
+    let bucket_url = format!("{}/mirrored", s3.endpoint());
+    let migrate = |env: &[(&str, &str)]| {
+        ktra_s3(
+            &local,
+            &s3,
+            env,
+            &os(&[
+                "migrate",
+                "--to",
+                &public,
+                "--state-to",
+                &state,
+                "--settings-dir",
+                settings.to_str().expect("utf-8"),
+                "--url",
+                &bucket_url,
+            ]),
+        )
+    };
+    migrate(&[("KTRA_CRASH_AT", "migrate-mirror-crates-copied")]).failure();
+    for (name, vers) in APP_CLOSURE {
+        let key = format!("/mirrored/mirror/crates/{name}-{vers}.crate");
+        assert_eq!(s3.get(&key).status, 200, "{key}");
+    }
+    for key in mirror.keys().filter(|k| k.starts_with("index")) {
+        let key = format!("/mirrored/mirror/{}", key.display());
+        assert_eq!(
+            s3.get(&key).status,
+            404,
+            "{key} before the crate files' end"
+        );
+    }
+    let out = migrate(&[]).success();
+    assert!(
+        out.stderr.contains("Resuming") && out.stderr.contains("index files of the mirror"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("sparse+{bucket_url}/mirror/index/")),
+        "{}",
+        out.describe()
+    );
+
+    // The bucket holds the mirror's files; its config.json downloads from the bucket.
+    let mirror_config_says = |bytes: &[u8], base: &str| {
+        let config: serde_json::Value = serde_json::from_slice(bytes).expect("config.json");
+        assert_eq!(
+            config["dl"],
+            format!("{base}/mirror/crates/{{crate}}-{{version}}.crate"),
+            "{config}"
+        );
+    };
+    for (key, bytes) in &mirror {
+        let got = s3.get(&format!("/mirrored/mirror/{}", key.display()));
+        assert_eq!(got.status, 200, "mirror/{}", key.display());
+        match key.ends_with("index/config.json") {
+            true => mirror_config_says(&got.body, &bucket_url),
+            false => assert!(got.body == *bytes, "mirror/{} differs", key.display()),
+        }
+    }
+    let r = |args: &[&str]| {
+        let mut all = vec!["-r", settings.to_str().expect("utf-8")];
+        all.extend_from_slice(args);
+        ktra_s3(&local, &s3, &[], &os(&all))
+    };
+    let v = r(&["verify"]).success();
+    assert!(v.stderr.contains("26 versions of"), "{}", v.describe());
+    // The upstream's index files came along: every one is revalidated, nothing downloaded.
+    let revalidates = |report: serde_json::Value, seen: usize| {
+        assert_eq!(report["downloaded"], 0, "{report}");
+        assert_eq!(report["updated"], 0, "{report}");
+        assert_eq!(report["index_unchanged"], report["crates"], "{report}");
+        let requests = up.requests().split_off(seen);
+        assert!(
+            requests.iter().all(|r| !r.path.ends_with(".crate")),
+            "{requests:?}"
+        );
+    };
+    let seen = up.requests().len();
+    revalidates(sync(&|args| r(args)), seen);
+
+    // And back into a folder, served at a new address.
+    let unique = local
+        .base()
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let back = local.base().join(format!("back-{unique}"));
+    let server = Server::start(
+        local.base(),
+        local.logs.join("back-server.log"),
+        &format!("/back-{unique}/public"),
+    );
+    r(&[
+        "migrate",
+        "--to",
+        back.to_str().expect("utf-8"),
+        "--url",
+        &server.base_url(),
+    ])
+    .success();
+    let v = ktra_in(&local, &back, &["verify"]).success();
+    assert!(v.stderr.contains("26 versions of"), "{}", v.describe());
+    let back_mirror = tree(&back.join("public/mirror"));
+    assert_eq!(
+        back_mirror.keys().collect::<Vec<_>>(),
+        mirror.keys().collect::<Vec<_>>()
+    );
+    for (key, bytes) in &back_mirror {
+        match key.ends_with("index/config.json") {
+            true => mirror_config_says(bytes, &server.base_url()),
+            false => assert!(mirror[key] == *bytes, "mirror/{} differs", key.display()),
+        }
+    }
+    assert!(
+        tree(&back.join("state/mirror/upstream")) == upstream_copies,
+        "the upstream's index files differ after the round trip"
+    );
+    let seen = up.requests().len();
+    revalidates(sync(&|args| ktra_in(&local, &back, args)), seen);
+
+    // The real cargo, from each copy's mirror alone.
+    up.stop();
+    let bucket = Consumer::new(
+        local.base(),
+        "bucket",
+        &format!("sparse+{bucket_url}/mirror/index/"),
+    );
+    bucket.runs(&local.base().join("cargo-home-bucket"), &[]);
+    let folder = Consumer::new(
+        local.base(),
+        "back",
+        &format!("sparse+{}/mirror/index/", server.base_url()),
+    );
+    folder.runs(&local.base().join("cargo-home-back"), &[]);
 }

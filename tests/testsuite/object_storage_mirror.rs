@@ -99,14 +99,14 @@ fn assert_config_json(reg: &BucketRegistry, base: &str) {
 }
 
 /// A project depending on `app = "1"` with crates-io replaced by `sparse_url`.
-struct Consumer {
+pub(crate) struct Consumer {
     dir: PathBuf,
     target: PathBuf,
     logs: PathBuf,
 }
 
 impl Consumer {
-    fn new(base: &Path, tag: &str, sparse_url: &str) -> Consumer {
+    pub(crate) fn new(base: &Path, tag: &str, sparse_url: &str) -> Consumer {
         let dir = base.join(format!("consumer-{tag}"));
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::create_dir_all(dir.join(".cargo")).unwrap();
@@ -154,7 +154,7 @@ impl Consumer {
     }
 
     /// `cargo run` prints the tree of versions it was built with.
-    fn runs(&self, home: &Path, extra: &[&str]) {
+    pub(crate) fn runs(&self, home: &Path, extra: &[&str]) {
         let mut args = vec!["run", "--quiet"];
         args.extend_from_slice(extra);
         let ran = self.cargo(home, &args).success();

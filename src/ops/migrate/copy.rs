@@ -295,3 +295,24 @@ pub fn put_marker(dst: &Store, bytes: &[u8], shown: &str) -> Result<()> {
         }
     }
 }
+
+/// Reads `keys` of `area` (several requests at once on object storage); a key gone meanwhile
+/// reads as `None`.
+pub fn read_all(
+    store: &Store,
+    area: Area,
+    keys: Vec<String>,
+) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+    let read = |key: String| -> Result<(String, Option<Vec<u8>>)> {
+        let bytes = store.read(area, &key)?;
+        Ok((key, bytes))
+    };
+    if !store.is_remote() {
+        return keys.into_iter().map(read).collect();
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(PARALLEL)
+        .build()
+        .context("failed to start the reading threads")?;
+    pool.install(|| keys.into_par_iter().map(read).collect())
+}

@@ -7,11 +7,18 @@
 //!
 //! Order on the target, so that it only looks like a registry once it is complete:
 //! a marker (`migrate.json` in the private location) naming the source, then the crate files
-//! (put-if-absent on object storage), the private files (users, token hashes, owners, crate
-//! metadata, the site's state, the audit log), the site's pages as they are, the index files,
-//! `config.json` (written from the target's settings), then a `ktra verify` of the target, the
-//! settings (`ktra.toml`), and last the marker's removal. Every object written is read back and
-//! compared with the source by size and sha256 (crate files also against their line's `cksum`).
+//! (put-if-absent on object storage), the mirror's crate files, the private files (users, token
+//! hashes, owners, crate metadata, the site's state, the audit log), the site's pages as they
+//! are, the index files, the mirror's index files and its `config.json`, the upstream's index
+//! files as last fetched (what lets the next `sync-mirror` revalidate), `config.json` (written
+//! from the target's settings), then a `ktra verify` of the target, the settings (`ktra.toml`),
+//! and last the marker's removal. Every object written is read back and compared with the source
+//! by size and sha256 (crate files also against their line's `cksum`).
+//!
+//! The mirror keeps its own invariants on the way: no mirrored line is written before its crate
+//! file, and the upstream copies are never newer than the mirrored lines (a copy newer than its
+//! lines would make the next sync's 304 skip a change the lines lack): they are written after
+//! the mirror's index files and, from object storage (no lock), read before them.
 //!
 //! A target holding a registry, or anything but an earlier, unfinished migrate of the same
 //! source, is refused before anything is written. Re-running an interrupted migrate skips what
@@ -21,6 +28,8 @@
 mod copy;
 
 use crate::config::{self, Config, GitSettings};
+use crate::index::file::IndexFile;
+use crate::mirror::layout;
 use crate::printer::Printer;
 use crate::registry::{Registry, keys};
 use crate::storage::{Area, Location, LockMode, RegistryLock, Store, crash};
@@ -71,11 +80,21 @@ pub struct MigrateReport {
     pub site_rebuilt: bool,
     /// A git index was built in the target folder.
     pub git_index: bool,
+    /// The registry has a mirror (`public/mirror/`), copied with it.
+    pub mirror: bool,
+    pub mirror_crate_files: Counts,
+    pub mirror_index_files: Counts,
+    /// The upstream's index files as last fetched (`mirror/upstream/` in the private location).
+    pub mirror_upstream_files: Counts,
+    /// The mirror's `config.json` was written for the new URL instead of copied.
+    pub mirror_config_rewritten: bool,
     /// What was deliberately not copied, and why.
     pub not_copied: Vec<String>,
     /// What `ktra verify` found on the target.
     pub crates: usize,
     pub versions: usize,
+    pub mirror_crates: usize,
+    pub mirror_versions: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,13 +130,9 @@ pub fn migrate(src: &Registry, opts: MigrateOptions, printer: Printer) -> Result
         ),
         _ => {}
     }
-    if crate::mirror::layout::exists(src) {
-        bail!(
-            "the registry has a mirror (`public/mirror/`), which `ktra migrate` does not copy \
-             yet: nothing was copied"
-        );
-    }
-    // A local source is read under its lock: no change lands while it is copied.
+    // A local source is read under its lock: no change lands while it is copied. The mirror's
+    // lock too, when it has one (taken after the registry's, as every command does): no
+    // `sync-mirror` or pull-through lands while the mirror is copied.
     let _lock = match remote {
         true => None,
         false => Some(RegistryLock::acquire_within(
@@ -132,6 +147,12 @@ pub fn migrate(src: &Registry, opts: MigrateOptions, printer: Printer) -> Result
             },
         )?),
     };
+    let mirror_lock = format!("{}/lock", layout::LOCK_DIR);
+    let _mirror_lock =
+        match !remote && (src.store.exists(Area::State, &mirror_lock) || layout::exists(src)) {
+            true => Some(crate::mirror::commit::lock_for_command(src, printer)?),
+            false => None,
+        };
     let checked = match remote {
         true => crate::ops::verify::verify(src)?,
         false => crate::ops::verify::verify_held(src)?,
@@ -182,6 +203,21 @@ fn copy_registry(
 ) -> Result<()> {
     let store = &src.store;
     let dst = &target.reg.store;
+    // The upstream's index files as last fetched. From object storage (no lock) they are read
+    // now, before the mirror's index files: a sync writes its lines before its copies, so none
+    // read here is newer than the lines read next. From a locked folder, when copied.
+    let upstream_keys: Vec<String> = store
+        .walk(Area::State, layout::UPSTREAM_DIR)?
+        .into_iter()
+        .filter(|k| is_upstream_copy(k))
+        .collect();
+    let upstream_held: BTreeMap<String, Vec<u8>> = match store.is_remote() {
+        true => copy::read_all(store, Area::State, upstream_keys.clone())?
+            .into_iter()
+            .filter_map(|(k, b)| Some((k, b?)))
+            .collect(),
+        false => BTreeMap::new(),
+    };
     // The index, once: what is copied is what these lines say.
     let mut index: Vec<(String, Vec<u8>)> = Vec::new();
     let mut crate_files: BTreeMap<String, String> = BTreeMap::new();
@@ -200,15 +236,21 @@ fn copy_registry(
         }
         index.push((key, bytes));
     }
+    let mirror = read_mirror(store)?;
+    report.mirror = mirror.config.is_some() || !mirror.index.is_empty();
     let mut pages = Vec::new();
     let mut orphans = 0;
+    let mut mirror_orphans = 0;
     let mut git = false;
     for key in store.walk(Area::Public, "")? {
         if key.starts_with("crates/") {
             orphans += usize::from(!crate_files.contains_key(&key));
+        } else if key.starts_with(&format!("{}/", layout::CRATES_DIR)) {
+            mirror_orphans += usize::from(!mirror.crate_files.contains_key(&key));
         } else if key.starts_with(&format!("{}/", crate::storage::git::DIR)) {
             git = true;
-        } else if !key.starts_with("index/") {
+        } else if !key.starts_with("index/") && !key.starts_with(&format!("{}/", layout::INDEX_DIR))
+        {
             pages.push(Item::plain(Area::Public, key));
         }
     }
@@ -229,50 +271,117 @@ fn copy_registry(
              line)"
         ));
     }
+    if mirror_orphans > 0 {
+        report.not_copied.push(format!(
+            "{mirror_orphans} crate files of the mirror no mirrored line points at (a sync or \
+             pull-through stopped before its index line; the next sync downloads them if needed)"
+        ));
+    }
+    let mut upstream_git = false;
     let private: Vec<Item> = store
         .walk(Area::State, "")?
         .into_iter()
-        .filter(|k| copied_private(k))
+        .filter(|k| {
+            upstream_git |= k.starts_with(&format!("{}/upstream.git/", layout::LOCK_DIR));
+            copied_private(k) && !is_upstream_copy(k)
+        })
         .map(|k| Item::plain(Area::State, k))
         .collect();
     report.not_copied.push(
-        "private working files (the lock, temporary files, a pending change's journal)".into(),
+        "private working files (the locks, temporary files, a pending change's journal)".into(),
     );
+    if upstream_git {
+        report.not_copied.push(format!(
+            "`state/{}/upstream.git/`: the local clone of the upstream's git index (`sync-mirror \
+             --all` fetches it again)",
+            layout::LOCK_DIR
+        ));
+    }
     let crates: Vec<Item> = crate_files
         .iter()
         .map(|(key, cksum)| Item::crate_file(key.clone(), cksum.clone()))
         .collect();
+    let mirror_crates: Vec<Item> = mirror
+        .crate_files
+        .iter()
+        .map(|(key, cksum)| Item::crate_file(key.clone(), cksum.clone()))
+        .collect();
+    let upstream: Vec<Item> = upstream_keys
+        .iter()
+        .filter(|k| !store.is_remote() || upstream_held.contains_key(*k))
+        .map(|k| Item::plain(Area::State, k.clone()))
+        .collect();
+    // The mirror's config.json: the source's, unless the address changed.
+    let mirror_config = match (&mirror.config, target.reg.config.url == src.config.url) {
+        (Some(bytes), true) => bytes.clone(),
+        _ => {
+            report.mirror_config_rewritten = report.mirror;
+            layout::registry_config(&target.reg).to_bytes()
+        }
+    };
 
     let copier = copy::Copier::new(store, dst, target.resumed, printer);
     report.crate_files = copier.copy(&crates, "Copying", |_| None)?;
     crash::point("migrate-crates-copied");
+    // The mirror's crate files, all before any of its lines.
+    report.mirror_crate_files = copier.copy(&mirror_crates, "Copying", |_| None)?;
+    crash::point("migrate-mirror-crates-copied");
     report.private_files = copier.copy(&private, "Copying", |_| None)?;
     report.site_files = copier.copy(&pages, "Copying", |item| {
         (item.key == ".nojekyll").then(Vec::new)
     })?;
     // An unfinished migrate's objects the source no longer has.
     let mut wanted: BTreeSet<(Area, String)> = BTreeSet::new();
-    for item in crates.iter().chain(&private).chain(&pages) {
+    for item in crates
+        .iter()
+        .chain(&mirror_crates)
+        .chain(&private)
+        .chain(&pages)
+        .chain(&upstream)
+    {
         wanted.insert((item.area, item.key.clone()));
     }
-    for (key, _) in &index {
+    for (key, _) in index.iter().chain(&mirror.index) {
         wanted.insert((Area::Public, key.clone()));
+    }
+    if report.mirror {
+        wanted.insert((Area::Public, layout::CONFIG_JSON.to_owned()));
     }
     wanted.insert((Area::Public, keys::CONFIG_JSON.to_owned()));
     wanted.insert((Area::State, MARKER.to_owned()));
-    for (area, key) in target.existing.difference(&wanted) {
+    crash::point("migrate-before-index");
+    let snapshot = |files: &[(String, Vec<u8>)]| -> Vec<Item> {
+        files
+            .iter()
+            .map(|(k, _)| Item::plain(Area::Public, k.clone()))
+            .collect()
+    };
+    let by_key: BTreeMap<&str, &Vec<u8>> = index
+        .iter()
+        .chain(&mirror.index)
+        .map(|(k, b)| (k.as_str(), b))
+        .collect();
+    let held = |item: &Item| by_key.get(item.key.as_str()).map(|b| (*b).clone());
+    report.index_files = copier.copy(&snapshot(&index), "Copying", held)?;
+    if report.mirror {
+        report.mirror_index_files = copier.copy(&snapshot(&mirror.index), "Copying", held)?;
+        let config = [Item::plain(Area::Public, layout::CONFIG_JSON.to_owned())];
+        copier.copy(&config, "Copying", |_| Some(mirror_config.clone()))?;
+    }
+    // The upstream copies after the lines they go with (as a sync writes them).
+    report.mirror_upstream_files = copier.copy(&upstream, "Copying", |item| {
+        upstream_held.get(&item.key).cloned()
+    })?;
+    // An unfinished migrate's objects the source no longer has, now that no index file copied
+    // names them: crate files last, after the stale index files that may name them.
+    let (stale_crates, stale): (Vec<_>, Vec<_>) = target
+        .existing
+        .difference(&wanted)
+        .partition(|(area, key)| *area == Area::Public && is_crate_file(key));
+    for (area, key) in stale.into_iter().chain(stale_crates) {
         dst.remove(*area, key)?;
         report.removed += 1;
     }
-    crash::point("migrate-before-index");
-    let index_items: Vec<Item> = index
-        .iter()
-        .map(|(k, _)| Item::plain(Area::Public, k.clone()))
-        .collect();
-    let by_key: BTreeMap<&str, &Vec<u8>> = index.iter().map(|(k, b)| (k.as_str(), b)).collect();
-    report.index_files = copier.copy(&index_items, "Copying", |item| {
-        by_key.get(item.key.as_str()).map(|b| (*b).clone())
-    })?;
     if target.reg.config.url != src.config.url && crate::ops::site::enabled(&target.reg) {
         // The pages show the registry's address: made anew for the new one.
         crate::ops::site::build_all(&target.reg).context("failed to rebuild the site")?;
@@ -309,6 +418,10 @@ fn copy_registry(
     }
     report.crates = verified.crates;
     report.versions = verified.versions;
+    if let Some(m) = &verified.mirror {
+        report.mirror_crates = m.crates;
+        report.mirror_versions = m.versions;
+    }
     crash::point("migrate-before-settings");
     if let Some(dir) = target.settings_file.parent() {
         // reason: the settings folder (it holds only ktra.toml), not registry data.
@@ -322,14 +435,63 @@ fn copy_registry(
     Ok(())
 }
 
-/// The private files that belong to the registry, not to a running process.
+/// The private files that belong to the registry, not to a running process. Of the mirror's
+/// private folder only the upstream's index files as last fetched: not its lock, nor the local
+/// clone of the upstream's git index (`upstream.git`, fetched again by `sync-mirror --all`).
 fn copied_private(key: &str) -> bool {
     let first = key.split('/').next().unwrap_or_default();
-    !(key == "lock"
-        || key == crate::storage::Journal::KEY
-        || key == MARKER
-        || first == "tmp"
-        || first == crate::mirror::layout::LOCK_DIR)
+    if first == layout::LOCK_DIR {
+        return is_upstream_copy(key);
+    }
+    !(key == "lock" || key == crate::storage::Journal::KEY || key == MARKER || first == "tmp")
+}
+
+/// A private key of the upstream's index files as last fetched (`mirror/upstream/...`).
+fn is_upstream_copy(key: &str) -> bool {
+    key.strip_prefix(layout::UPSTREAM_DIR)
+        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+}
+
+/// A public key of a crate file, the registry's or the mirror's.
+fn is_crate_file(key: &str) -> bool {
+    key.starts_with("crates/") || key.starts_with(&format!("{}/", layout::CRATES_DIR))
+}
+
+/// The mirror of a source, as read once at the start.
+struct MirrorSnapshot {
+    /// Its index files (`mirror/index/...`, without `config.json`) with their bytes.
+    index: Vec<(String, Vec<u8>)>,
+    /// The crate files its lines point at, with their `cksum`.
+    crate_files: BTreeMap<String, String>,
+    config: Option<Vec<u8>>,
+}
+
+fn read_mirror(store: &Store) -> Result<MirrorSnapshot> {
+    let config = store.read(Area::Public, layout::CONFIG_JSON)?;
+    let keys: Vec<String> = store
+        .walk(Area::Public, layout::INDEX_DIR)?
+        .into_iter()
+        .filter(|k| k != layout::CONFIG_JSON)
+        .collect();
+    let mut index = Vec::new();
+    let mut crate_files = BTreeMap::new();
+    for (key, bytes) in copy::read_all(store, Area::Public, keys)? {
+        // Gone meanwhile: no mirror change removes one, so it never was a mirror's file.
+        let Some(bytes) = bytes else { continue };
+        let file = IndexFile::parse(&bytes).map_err(|e| anyhow::anyhow!("`public/{key}`: {e}"))?;
+        for line in &file.lines {
+            crate_files.insert(
+                layout::crate_file(&line.head.name, &line.head.vers),
+                line.head.cksum.clone(),
+            );
+        }
+        index.push((key, bytes));
+    }
+    Ok(MirrorSnapshot {
+        index,
+        crate_files,
+        config,
+    })
 }
 
 /// An entry of a destination folder other than `public/` and `state/` (the last one listed).
@@ -539,6 +701,8 @@ mod tests {
             "meta/x.json",
             "site/pages.json",
             "audit.jsonl",
+            "mirror/upstream/se/rd/serde",
+            "mirror/upstream/1/a",
         ] {
             assert!(copied_private(kept), "{kept}");
         }
@@ -548,7 +712,10 @@ mod tests {
             "migrate.json",
             "tmp/p-1-x/f",
             "mirror/lock",
-            "mirror/upstream/se/rd/serde",
+            "mirror/upstream.git/HEAD",
+            "mirror/upstream.git/objects/pack/p.pack",
+            "mirror/upstream",
+            "mirror/tmp-x",
         ] {
             assert!(!copied_private(left), "{left}");
         }
