@@ -191,18 +191,7 @@ fn a_local_registry_moves_to_a_bucket_and_back() {
     assert_eq!(consumer.outcome.stdout, CONSUMER_STDOUT);
 
     // And back into a folder, served by a plain web server at a new address.
-    let unique = local
-        .base()
-        .file_name()
-        .expect("a name")
-        .to_string_lossy()
-        .into_owned();
-    let back = local.base().join(format!("back-{unique}"));
-    let server = Server::start(
-        local.base(),
-        local.logs.join("back-server.log"),
-        &format!("/back-{unique}/public"),
-    );
+    let (back, server) = back_folder(&local);
     r(&[
         "migrate",
         "--to",
@@ -639,18 +628,7 @@ fn a_registry_with_a_mirror_moves_to_a_bucket_and_back() {
     revalidates(sync(&|args| r(args)), seen);
 
     // And back into a folder, served at a new address.
-    let unique = local
-        .base()
-        .file_name()
-        .expect("a name")
-        .to_string_lossy()
-        .into_owned();
-    let back = local.base().join(format!("back-{unique}"));
-    let server = Server::start(
-        local.base(),
-        local.logs.join("back-server.log"),
-        &format!("/back-{unique}/public"),
-    );
+    let (back, server) = back_folder(&local);
     r(&[
         "migrate",
         "--to",
@@ -693,4 +671,22 @@ fn a_registry_with_a_mirror_moves_to_a_bucket_and_back() {
         &format!("sparse+{}/mirror/index/", server.base_url()),
     );
     folder.runs(&local.base().join("cargo-home-back"), &[]);
+}
+
+/// A folder to migrate back into, beside the test's registry, and a plain web server that
+/// serves its `public/`.
+fn back_folder(local: &Registry) -> (PathBuf, Server) {
+    let unique = local
+        .base()
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let back = local.base().join(format!("back-{unique}"));
+    let server = Server::start(
+        local.base(),
+        local.logs.join("back-server.log"),
+        &format!("/back-{unique}/public"),
+    );
+    (back, server)
 }
