@@ -4,7 +4,7 @@ stdin, for test servers that cannot watch their parent themselves (postgres, mar
 redis-server, nx-27017).
 
 Usage: supervise.py [--user NAME] [--stop-signal SIG] [--grace SECONDS] [--log FILE]
-                    -- COMMAND [ARG...]
+                    [--remove-dir DIR] -- COMMAND [ARG...]
 
 - The command runs in a process group of its own, with stdin from /dev/null and stdout and
   stderr appended to --log (default: this script's stderr).
@@ -12,7 +12,8 @@ Usage: supervise.py [--user NAME] [--stop-signal SIG] [--grace SECONDS] [--log F
 - When this script's stdin closes (the test dropped its handle, or the test process died),
   or it gets SIGTERM, SIGINT or SIGHUP, it sends --stop-signal (default TERM) to the command,
   waits up to --grace seconds (default 10) for it to exit, then SIGKILLs its whole process
-  group, and exits.
+  group, removes --remove-dir (the server's temp dir: a test process that dies cannot), and
+  exits.
 - When the command exits by itself, this script exits with its status (128 + N for signal N).
 - If this script itself is killed with SIGKILL, the kernel sends --stop-signal to the command
   (PR_SET_PDEATHSIG), so no server outlives the test in any case.
@@ -27,6 +28,7 @@ import ctypes
 import os
 import pwd
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,6 +50,7 @@ def main():
     parser.add_argument("--stop-signal", default="TERM", type=parse_signal)
     parser.add_argument("--grace", default=10.0, type=float)
     parser.add_argument("--log")
+    parser.add_argument("--remove-dir")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -65,18 +68,32 @@ def main():
 
     libc = ctypes.CDLL(None, use_errno=True)
     stop = args.stop_signal
+    supervisor = os.getpid()
+    stopping = False
+
+    def request_stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for sig in handled:
+        signal.signal(sig, request_stop)
 
     def in_child():
+        # Until exec this is still Python, whose handlers would swallow the signals that
+        # must stop it (request_stop above, KeyboardInterrupt for SIGINT).
+        for sig in set(handled) | {stop}:
+            signal.signal(sig, signal.SIG_DFL)
         os.setpgid(0, 0)
         if uid is not None:
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
-        # After the uid change: changing credentials clears the parent-death signal.
+        # After the uid change, which clears the parent-death signal.
         if libc.prctl(PR_SET_PDEATHSIG, int(stop), 0, 0, 0) != 0:
             os._exit(125)
-        # The parent may have died before prctl took effect.
-        if os.getppid() == 1:
+        # The supervisor may have died before prctl: then nobody would signal this process.
+        if os.getppid() != supervisor:
             os._exit(125)
 
     log = open(args.log, "ab") if args.log else sys.stderr.buffer
@@ -97,44 +114,43 @@ def main():
     except OSError as e:
         sys.stderr.write(f"supervise.py: cannot start {command[0]}: {e}\n")
         sys.exit(127)
-    print(child.pid, flush=True)
 
-    stopping = False
-
-    def request_stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, request_stop)
-
-    stdin = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer
-    stdin_open = True
-    while not stopping:
-        code = child.poll()
-        if code is not None:
-            sys.exit(code if code >= 0 else 128 - code)
-        if stdin_open:
-            try:
-                ready, _, _ = select.select([stdin], [], [], 0.2)
-            except InterruptedError:
-                continue
+    # From here on, whatever happens to this script, the child is stopped before it exits.
+    try:
+        try:
+            print(child.pid, flush=True)
+        except BrokenPipeError:
+            # Nobody reads: the test that started this is gone.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            stopping = True
+        stdin = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer
+        while not stopping:
+            code = child.poll()
+            if code is not None:
+                sys.exit(code if code >= 0 else 128 - code)
+            ready, _, _ = select.select([stdin], [], [], 0.2)
             if ready:
                 try:
                     data = os.read(stdin.fileno(), 4096)
                 except OSError:
                     data = b""
                 if not data:
-                    stdin_open = False
                     stopping = True
-        else:
-            time.sleep(0.2)
+    finally:
+        if child.returncode is None:
+            stop_child(child, stop, args.grace)
+            if args.remove_dir:
+                shutil.rmtree(args.remove_dir, ignore_errors=True)
+    sys.exit(0)
 
+
+def stop_child(child, stop, grace):
+    """The stop signal, up to `grace` seconds to exit, then SIGKILL for its process group."""
     try:
         os.kill(child.pid, stop)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + args.grace
+    deadline = time.monotonic() + grace
     while child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
@@ -143,8 +159,6 @@ def main():
     except (ProcessLookupError, PermissionError):
         pass
     child.wait()
-    sys.exit(0)
-
 
 if __name__ == "__main__":
     main()

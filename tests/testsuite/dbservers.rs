@@ -3,8 +3,9 @@
 //! their supervisor is SIGKILLed, and they find another port when theirs is taken.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::dbservers::{
@@ -211,6 +212,85 @@ fn mongo_stand_in_answers_pymongo_at_its_url() {
     let pid = mongo.server.pid();
     drop(mongo);
     assert_stopped("nx-27017", pid, port, Duration::from_secs(5));
+}
+
+/// Set for the child process of [`a_dying_test_process_leaves_no_server_behind`].
+const HOLDER: &str = "KTRA_DBSERVERS_HOLD_A_SERVER";
+
+/// Does nothing unless run by [`a_dying_test_process_leaves_no_server_behind`]: then starts
+/// Redis, says where, and waits to be killed.
+#[test]
+fn hold_a_server_until_killed() {
+    if std::env::var_os(HOLDER).is_none() {
+        return;
+    }
+    let redis = Redis::start();
+    println!(
+        "HOLDING pid={} supervisor={} port={} dir={}",
+        redis.server.pid(),
+        redis.server.supervisor_pid(),
+        redis.server.port(),
+        redis.server.dir().display()
+    );
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_dying_test_process_leaves_no_server_behind() {
+    // A test process killed with SIGKILL runs no destructor: its servers must still stop
+    // and their temp dirs go.
+    let mut holder = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "dbservers::hold_a_server_until_killed",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(HOLDER, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the holder");
+    let mut line = String::new();
+    let mut out = BufReader::new(holder.stdout.take().expect("piped stdout"));
+    while !line.starts_with("HOLDING") {
+        line.clear();
+        if out.read_line(&mut line).expect("read the holder") == 0 {
+            let _ = holder.kill();
+            panic!("the holder ended without starting a server");
+        }
+    }
+    let field = |name: &str| -> String {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+            .to_owned()
+    };
+    let pid: u32 = field("pid").parse().expect("pid");
+    let supervisor: u32 = field("supervisor").parse().expect("supervisor pid");
+    let port: u16 = field("port").parse().expect("port");
+    let dir = std::path::PathBuf::from(field("dir"));
+    assert!(process_alive(pid) && dir.is_dir(), "{line}");
+
+    holder.kill().expect("SIGKILL the holder");
+    holder.wait().expect("wait for the holder");
+    assert_stopped(
+        "redis-server of a killed test",
+        pid,
+        port,
+        Duration::from_secs(15),
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while process_alive(supervisor) || dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "15 s after the test process died: supervisor alive {}, {} exists {}",
+            process_alive(supervisor),
+            dir.display(),
+            dir.exists()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -60,8 +60,8 @@ pub struct Server {
     pid: u32,
     port: u16,
     log: PathBuf,
-    // Dropped after the server has stopped (fields drop after `Drop::drop`).
-    dir: tempfile::TempDir,
+    // Dropped after the server has stopped (fields drop after `Drop::drop`); `None` once kept.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -82,7 +82,7 @@ impl Server {
 
     /// The server's temporary directory (data, sockets, its log).
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.dir.as_ref().expect("the server's dir").path()
     }
 
     /// Everything the server (and its supervisor) wrote to stdout and stderr so far.
@@ -116,7 +116,17 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+        if keep_dirs()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("kept {} ({})", dir.keep().display(), self.name);
+        }
     }
+}
+
+/// `KTRA_E2E_KEEP=1` keeps each server's temp dir (data and log), as for the other tests.
+fn keep_dirs() -> bool {
+    std::env::var_os("KTRA_E2E_KEEP").is_some_and(|v| v == "1")
 }
 
 /// Whether process `pid` still runs (a zombie, dead but not yet reaped, does not).
@@ -507,7 +517,14 @@ fn start_server(
         // The port the server was told, for a fixed-port server.
         let told = port_argument(&argv).unwrap_or(port);
         let start_of_log = fs::metadata(log).map(|m| m.len()).unwrap_or(0);
-        let (mut supervisor, stdin, pid) = spawn_supervisor(name, &argv, log);
+        let mut supervised: Vec<OsString> = Vec::new();
+        if !keep_dirs() {
+            // Removed by the supervisor too, so a test process that dies leaves no data.
+            let path = dir.as_ref().expect("the dir is used once").path();
+            supervised.extend(["--remove-dir".into(), path.into()]);
+        }
+        supervised.extend(argv);
+        let (mut supervisor, stdin, pid) = spawn_supervisor(name, &supervised, log);
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let ready_port = loop {
             let text = read_from(log, start_of_log);
@@ -541,12 +558,14 @@ fn start_server(
                 );
             }
             if Instant::now() > deadline {
+                // Read first: stopping the server removes its dir, log included.
+                let text = read_from(log, start_of_log);
                 drop(stdin);
                 let _ = wait_bounded(&mut supervisor, STOP_TIMEOUT);
                 panic!(
                     "{name} was not ready within {STARTUP_TIMEOUT:?}\n--- log ({})\n{}",
                     log.display(),
-                    tail(&read_from(log, start_of_log))
+                    tail(&text)
                 );
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -568,7 +587,7 @@ fn start_server(
             pid,
             port: ready_port,
             log: log.to_owned(),
-            dir: dir.take().expect("the dir is used once"),
+            dir: Some(dir.take().expect("the dir is used once")),
         };
     }
     unreachable!("the last attempt panics or returns")
