@@ -218,7 +218,8 @@ fn mongo_stand_in_answers_pymongo_at_its_url() {
 const HOLDER: &str = "KTRA_DBSERVERS_HOLD_A_SERVER";
 
 /// Does nothing unless run by [`a_dying_test_process_leaves_no_server_behind`]: then starts
-/// Redis, says where, and waits to be killed.
+/// Redis, says where, and waits to be killed (or for its stdin to close, should the test that
+/// started it die first).
 #[test]
 fn hold_a_server_until_killed() {
     if std::env::var_os(HOLDER).is_none() {
@@ -232,7 +233,7 @@ fn hold_a_server_until_killed() {
         redis.server.port(),
         redis.server.dir().display()
     );
-    std::thread::sleep(Duration::from_secs(120));
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
 }
 
 #[test]
@@ -246,7 +247,7 @@ fn a_dying_test_process_leaves_no_server_behind() {
             "--nocapture",
         ])
         .env(HOLDER, "1")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -517,14 +517,7 @@ fn start_server(
         // The port the server was told, for a fixed-port server.
         let told = port_argument(&argv).unwrap_or(port);
         let start_of_log = fs::metadata(log).map(|m| m.len()).unwrap_or(0);
-        let mut supervised: Vec<OsString> = Vec::new();
-        if !keep_dirs() {
-            // Removed by the supervisor too, so a test process that dies leaves no data.
-            let path = dir.as_ref().expect("the dir is used once").path();
-            supervised.extend(["--remove-dir".into(), path.into()]);
-        }
-        supervised.extend(argv);
-        let (mut supervisor, stdin, pid) = spawn_supervisor(name, &supervised, log);
+        let (mut supervisor, stdin, pid) = spawn_supervisor(name, &argv, log);
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let ready_port = loop {
             let text = read_from(log, start_of_log);
@@ -614,8 +607,9 @@ fn port_argument(argv: &[OsString]) -> Option<u16> {
 fn run_step(name: &'static str, package: &str, args: &[OsString], log: &Path) {
     let (mut supervisor, stdin, _) = spawn_supervisor(name, args, log);
     let status = wait_bounded(&mut supervisor, STARTUP_TIMEOUT);
-    drop(stdin);
+    // Read first: stopping an unfinished step removes the dir, log included.
     let text = fs::read_to_string(log).unwrap_or_default();
+    drop(stdin);
     match status {
         Some(s) if s.success() => {}
         Some(s) => panic!(
@@ -635,8 +629,16 @@ fn run_step(name: &'static str, package: &str, args: &[OsString], log: &Path) {
     }
 }
 
+/// Starts `scripts/supervise.py --log LOG ARGS` and reads the pid it prints. The log's
+/// directory is the server's temp dir: the supervisor removes it when it stops the command
+/// (dropped handle or dead test process), unless `KTRA_E2E_KEEP=1`.
 fn spawn_supervisor(name: &str, args: &[OsString], log: &Path) -> (Child, ChildStdin, u32) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/supervise.py");
+    let mut options: Vec<OsString> = vec!["--log".into(), log.into()];
+    if !keep_dirs() {
+        let dir = log.parent().expect("the log is in the server's dir");
+        options.extend(["--remove-dir".into(), dir.into()]);
+    }
     let open_log = || {
         fs::OpenOptions::new()
             .create(true)
@@ -646,8 +648,7 @@ fn spawn_supervisor(name: &str, args: &[OsString], log: &Path) -> (Child, ChildS
     };
     let mut supervisor = Command::new("python3")
         .arg(&script)
-        .arg("--log")
-        .arg(log)
+        .args(options)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
