@@ -46,8 +46,9 @@ pub const NX_27017_VERSION: &str = "0.8.1";
 
 const DEBIAN_HINT: &str = "run `.ci/run`, or `apt-get install -y";
 
-/// The user, password and database every SQL server is set up with. The user may do anything
-/// (PostgreSQL superuser; MariaDB `ALL ON *.*`), so tests can create more databases.
+/// The user and database every SQL server is set up with (the password is random per server).
+/// The user may do anything (PostgreSQL superuser; MariaDB `ALL ON *.*`), so tests can create
+/// more databases.
 pub const USER: &str = "ktra";
 pub const DATABASE: &str = "ktra";
 
