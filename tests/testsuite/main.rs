@@ -8,6 +8,7 @@
 
 mod api;
 mod cli;
+mod dbservers;
 mod e2e_cargo;
 mod fence;
 mod hardening_chaos;
