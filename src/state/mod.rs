@@ -6,6 +6,8 @@
 //! receivers need to share the records without a lock: create-if-absent decides who gets a
 //! name, and a changed record is written back only if nobody wrote it since it was read.
 
+#[doc(hidden)]
+pub mod contract;
 mod files;
 #[cfg(feature = "aws")]
 mod objects;
