@@ -25,17 +25,13 @@ pub async fn serve(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "GET, HEAD")],
-        )
-            .into_response();
+    if let Some(refused) = paths::refuse_method(method) {
+        return refused;
     }
+    let head = method == Method::HEAD;
     let Some(rel) = paths::relative(uri.path()) else {
         return not_found();
     };
-    let head = method == Method::HEAD;
     let asked = single_tag(headers);
     let max = reg.config.max_crate_size.max(MAX_OTHER);
     let headers = headers.clone();

@@ -21,12 +21,8 @@ pub fn serve(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "GET, HEAD")],
-        )
-            .into_response();
+    if let Some(refused) = paths::refuse_method(method) {
+        return refused;
     }
     let head = method == Method::HEAD;
     if let Some(response) = file_cache::answer(public_dir, uri.path(), |ready| {

@@ -1,5 +1,6 @@
 //! Which file a request path names, decided before anything touches the disk: percent-decoded
-//! once, relative, no `.`/`..`/empty segments, no backslashes or NULs. Pure.
+//! once, relative, no `.`/`..`/empty segments, no backslashes or NULs; and the one method
+//! check of every file-serving path.
 
 use percent_encoding::percent_decode_str;
 
@@ -46,6 +47,20 @@ pub fn content_type(rel: &str) -> &'static str {
         }
         _ => "application/octet-stream",
     }
+}
+
+/// The answer to a request for a file whose method is neither GET nor HEAD: 405 with
+/// `Allow: GET, HEAD` (`None` for GET and HEAD).
+pub fn refuse_method(method: &axum::http::Method) -> Option<axum::response::Response> {
+    use axum::http::{Method, StatusCode, header};
+    use axum::response::IntoResponse;
+    (method != Method::GET && method != Method::HEAD).then(|| {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+        )
+            .into_response()
+    })
 }
 
 #[cfg(test)]
