@@ -83,13 +83,23 @@ pub fn update(reg: &Registry, sources: Vec<CrateSource>, look: bool) -> Result<(
             .head(super::crate_list::STATE)?
             .map(|h| h.tag)
             == tag;
-        for (i, source) in sources.iter_mut().enumerate() {
-            let key = keys::index(&source.name)?;
-            let now = bucket(reg, Area::Public).head(&key)?.map(|h| h.tag);
-            if now != source.tag {
+        // The crates' index files, side by side (a bulk add checks thousands).
+        let moved: Vec<Option<CrateSource>> = sources
+            .par_iter()
+            .map(|source| -> Result<Option<CrateSource>> {
+                let key = keys::index(&source.name)?;
+                let now = bucket(reg, Area::Public).head(&key)?.map(|h| h.tag);
+                if now == source.tag {
+                    return Ok(None);
+                }
                 let found = bucket(reg, Area::Public).get(&key)?;
                 let (bytes, tag) = found.map_or((Vec::new(), None), |f| (f.bytes, Some(f.tag)));
-                *source = CrateSource::from_bytes(&reg.store, &source.name, &bytes, tag)?;
+                CrateSource::from_bytes(&reg.store, &source.name, &bytes, tag).map(Some)
+            })
+            .collect::<Result<_>>()?;
+        for (i, source) in moved.into_iter().enumerate() {
+            if let Some(source) = source {
+                sources[i] = source;
                 facts[i] = None;
                 settled = false;
             }
