@@ -34,6 +34,30 @@ fn ktra_s3(local: &Registry, s3: &S3Server, env: &[(&str, &str)], args: &[&OsStr
 }
 
 /// `ktra -r DIR ARGS` without object storage.
+/// `ktra migrate --to PUBLIC --state-to STATE --settings-dir SETTINGS EXTRA...` into buckets.
+fn migrate_to_bucket(
+    local: &Registry,
+    s3: &S3Server,
+    env: &[(&str, &str)],
+    public: &str,
+    state: &str,
+    settings: &Path,
+    extra: &[&str],
+) -> Outcome {
+    let settings = settings.to_str().expect("utf-8");
+    let mut args = vec![
+        "migrate",
+        "--to",
+        public,
+        "--state-to",
+        state,
+        "--settings-dir",
+        settings,
+    ];
+    args.extend_from_slice(extra);
+    ktra_s3(local, s3, env, &os(&args))
+}
+
 fn ktra_in(local: &Registry, dir: &Path, args: &[&str]) -> Outcome {
     let mut cmd = Command::new(ktra_bin());
     cmd.env("NO_COLOR", "1")
@@ -111,21 +135,14 @@ fn a_local_registry_moves_to_a_bucket_and_back() {
     let (public, state) = buckets(&s3, "moved");
     let settings = local.base().join("moved-settings");
     let bucket_url = format!("{}/moved", s3.endpoint());
-    let out = ktra_s3(
+    let out = migrate_to_bucket(
         &local,
         &s3,
         &[],
-        &os(&[
-            "migrate",
-            "--to",
-            &public,
-            "--state-to",
-            &state,
-            "--settings-dir",
-            settings.to_str().expect("utf-8"),
-            "--url",
-            &bucket_url,
-        ]),
+        &public,
+        &state,
+        &settings,
+        &["--url", &bucket_url],
     )
     .success();
     assert!(
@@ -286,21 +303,7 @@ fn a_target_holding_a_registry_is_refused_and_left_alone() {
     let home = s3.get("/taken/index.html").body;
 
     let settings = local.base().join("taken-settings");
-    let out = ktra_s3(
-        &local,
-        &s3,
-        &[],
-        &os(&[
-            "migrate",
-            "--to",
-            &public,
-            "--state-to",
-            &state,
-            "--settings-dir",
-            settings.to_str().expect("utf-8"),
-        ]),
-    )
-    .failure();
+    let out = migrate_to_bucket(&local, &s3, &[], &public, &state, &settings, &[]).failure();
     assert!(
         out.stderr.contains("already holds a registry"),
         "{}",
@@ -385,22 +388,7 @@ fn an_interrupted_migrate_runs_again_to_the_end() {
     let settings = local.base().join("halfway-settings");
     let url = format!("{}/halfway", s3.endpoint());
     let migrate = |env: &[(&str, &str)], public: &str, state: &str, settings: &Path| {
-        ktra_s3(
-            &local,
-            &s3,
-            env,
-            &os(&[
-                "migrate",
-                "--to",
-                public,
-                "--state-to",
-                state,
-                "--settings-dir",
-                settings.to_str().expect("utf-8"),
-                "--url",
-                &url,
-            ]),
-        )
+        migrate_to_bucket(&local, &s3, env, public, state, settings, &["--url", &url])
     };
     // Killed after the crate files and the private files, before any index file.
     migrate(
@@ -546,21 +534,14 @@ fn a_registry_with_a_mirror_moves_to_a_bucket_and_back() {
     let settings = local.base().join("mirrored-settings");
     let bucket_url = format!("{}/mirrored", s3.endpoint());
     let migrate = |env: &[(&str, &str)]| {
-        ktra_s3(
+        migrate_to_bucket(
             &local,
             &s3,
             env,
-            &os(&[
-                "migrate",
-                "--to",
-                &public,
-                "--state-to",
-                &state,
-                "--settings-dir",
-                settings.to_str().expect("utf-8"),
-                "--url",
-                &bucket_url,
-            ]),
+            &public,
+            &state,
+            &settings,
+            &["--url", &bucket_url],
         )
     };
     migrate(&[("KTRA_CRASH_AT", "migrate-mirror-crates-copied")]).failure();

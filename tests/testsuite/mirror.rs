@@ -400,16 +400,9 @@ impl Consumer {
     }
 
     fn cargo(&self, args: &[&str]) -> Outcome {
-        let mut cmd = Command::new(cargo_bin());
+        let mut cmd = crate::support::quiet_command(cargo_bin(), &self.home);
         cmd.current_dir(&self.dir)
-            .env("CARGO_HOME", &self.home)
             .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_INCREMENTAL", "0")
-            .env("CARGO_PROFILE_DEV_DEBUG", "0")
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
-            .env_remove("CARGO_BUILD_TARGET_DIR")
-            .env_remove("KTRA_REGISTRY")
             .env_remove(crate::support::registry_env_var())
             .args(args);
         run(cmd, &self.logs)

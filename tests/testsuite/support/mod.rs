@@ -80,6 +80,20 @@ pub fn ktra_bin() -> PathBuf {
 }
 
 /// The cargo that runs the tests (cargo sets `CARGO` for them), else `cargo` from PATH.
+/// `program` (cargo, or ktra, which runs cargo) with CARGO_HOME `home` and a clean
+/// environment: small, quick builds, no colour or progress, no registry of the developer's.
+pub fn quiet_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("CARGO_HOME", home)
+        .env("CARGO_INCREMENTAL", "0")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env("CARGO_TERM_COLOR", "never")
+        .env("CARGO_TERM_PROGRESS_WHEN", "never")
+        .env_remove("KTRA_REGISTRY")
+        .env_remove("CARGO_BUILD_TARGET_DIR");
+    cmd
+}
+
 pub fn cargo_bin() -> PathBuf {
     std::env::var_os("CARGO")
         .map(PathBuf::from)
@@ -403,16 +417,7 @@ impl Registry {
 
     /// A cargo-or-ktra command with a clean, shared environment.
     fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("CARGO_HOME", cargo_home())
-            // Smaller, quicker builds of the examples (also ktra's verify builds).
-            .env("CARGO_INCREMENTAL", "0")
-            .env("CARGO_PROFILE_DEV_DEBUG", "0")
-            .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never")
-            .env_remove("KTRA_REGISTRY")
-            .env_remove("CARGO_BUILD_TARGET_DIR");
-        cmd
+        quiet_command(program, cargo_home())
     }
 
     /// `ktra -r ROOT ...`. The cargo that `ktra add` runs to package directories gets a
