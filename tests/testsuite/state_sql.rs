@@ -19,10 +19,7 @@ fn connect(url: &str) -> Sql {
 fn keeps_records(url: &str) {
     let sql = connect(url);
     let err = sql.check().expect_err("an empty database has no schema");
-    assert!(
-        format!("{err:#}").contains("no ktra schema yet"),
-        "{err:#}"
-    );
+    assert!(format!("{err:#}").contains("no ktra schema yet"), "{err:#}");
     assert_eq!(sql.schema_version().unwrap(), None);
     let latest = latest_schema();
     assert_eq!(
@@ -118,9 +115,8 @@ fn first_writer_wins(url: &str) {
                 }
                 for _ in 0..INCREMENTS {
                     update(sql.as_ref(), "counters/n", |old| {
-                        let n: usize = old.map_or(0, |b| {
-                            std::str::from_utf8(b).unwrap().parse().unwrap()
-                        });
+                        let n: usize =
+                            old.map_or(0, |b| std::str::from_utf8(b).unwrap().parse().unwrap());
                         Ok((n + 1).to_string().into_bytes())
                     })
                     .unwrap();
@@ -202,7 +198,7 @@ fn never_shows_the_password(url: &str, password: &str, backend: &str) {
         format!("{err:#}").contains("failed to read `users/a.json`"),
         "{err:#}"
     );
-    assert_eq!(format!("{sql:?}").contains(wrong), false);
+    assert!(!format!("{sql:?}").contains(wrong));
     // An unreachable server: bounded, named.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

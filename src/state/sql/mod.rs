@@ -172,8 +172,7 @@ impl Sql {
             #[cfg(feature = "mysql")]
             Dialect::Mysql => {
                 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-                let options: MySqlConnectOptions =
-                    url.parse().map_err(scrub).with_context(what)?;
+                let options: MySqlConnectOptions = url.parse().map_err(scrub).with_context(what)?;
                 let lock_wait = settings.statement_timeout.as_secs().max(1);
                 Pool::Mysql(
                     MySqlPoolOptions::new()
@@ -302,13 +301,15 @@ impl Sql {
         let latest = schema::latest();
         let outcome = match self.pool.clone() {
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                self.run("apply the migrations", pg::migrate(pool, migrations, latest))?
-            }
+            Pool::Postgres(pool) => self.run(
+                "apply the migrations",
+                pg::migrate(pool, migrations, latest),
+            )?,
             #[cfg(feature = "mysql")]
-            Pool::Mysql(pool) => {
-                self.run("apply the migrations", my::migrate(pool, migrations, latest))?
-            }
+            Pool::Mysql(pool) => self.run(
+                "apply the migrations",
+                my::migrate(pool, migrations, latest),
+            )?,
         };
         match outcome {
             MigrateOutcome::Done(m) => Ok(m),
@@ -736,11 +737,10 @@ mod my {
             sqlx::query(schema::MYSQL_SCHEMA_TABLE)
                 .execute(&mut *conn)
                 .await?;
-            let from =
-                sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM ktra_schema")
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .unwrap_or(0);
+            let from = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM ktra_schema")
+                .fetch_one(&mut *conn)
+                .await?
+                .unwrap_or(0);
             if from > latest {
                 return Ok(MigrateOutcome::Newer(from));
             }
@@ -773,13 +773,23 @@ mod tests {
     #[test]
     fn ranges_cover_a_folder_and_nothing_else() {
         assert_eq!(key_range("users"), Some(("users/".into(), "users0".into())));
-        assert_eq!(key_range("users/"), Some(("users/".into(), "users0".into())));
+        assert_eq!(
+            key_range("users/"),
+            Some(("users/".into(), "users0".into()))
+        );
         assert_eq!(key_range(""), None);
         let (from, to) = key_range("users").unwrap();
         for inside in ["users/a", "users/zz/y", "users/\u{10ffff}"] {
             assert!(inside >= from.as_str() && inside < to.as_str(), "{inside}");
         }
-        for outside in ["users", "users.json", "users0", "usersa", "user/x", "users-x/y"] {
+        for outside in [
+            "users",
+            "users.json",
+            "users0",
+            "usersa",
+            "user/x",
+            "users-x/y",
+        ] {
             assert!(
                 !(outside >= from.as_str() && outside < to.as_str()),
                 "{outside}"
