@@ -24,10 +24,12 @@ pub struct Migration {
 }
 
 /// The table that says which migrations were applied; created before any migration runs.
+#[cfg(feature = "postgres")]
 pub const POSTGRES_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS ktra_schema (\
      version BIGINT PRIMARY KEY, \
      name TEXT NOT NULL, \
      applied_at TIMESTAMPTZ NOT NULL DEFAULT now())";
+#[cfg(feature = "mysql")]
 pub const MYSQL_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS ktra_schema (\
      version BIGINT PRIMARY KEY, \
      name VARCHAR(200) NOT NULL, \
