@@ -92,9 +92,21 @@ fn keeps_records(url: &str) {
 /// at once and exactly one wins; then all eight add to one counter with `update` and no
 /// increment is lost.
 fn first_writer_wins(url: &str) {
-    let first = connect(url);
-    first.migrate().unwrap();
-    let clients = [Arc::new(first), Arc::new(connect(url))];
+    let clients = [Arc::new(connect(url)), Arc::new(connect(url))];
+    // Two receivers migrating an empty database at once: each step is applied once.
+    let migrating: Vec<_> = clients
+        .iter()
+        .map(|c| {
+            let c = Arc::clone(c);
+            std::thread::spawn(move || c.migrate().unwrap())
+        })
+        .collect();
+    let mut froms: Vec<i64> = migrating
+        .into_iter()
+        .map(|h| h.join().unwrap().from)
+        .collect();
+    froms.sort();
+    assert_eq!(froms, [0, latest_schema()]);
     const THREADS: usize = 8;
     const ROUNDS: usize = 20;
     const INCREMENTS: usize = 10;
