@@ -11,6 +11,8 @@ pub mod contract;
 mod files;
 #[cfg(feature = "aws")]
 mod objects;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod sql;
 
 use crate::storage::Store;
 use anyhow::Result;

@@ -28,6 +28,7 @@ mod s3_server;
 mod serve;
 mod serve_cache;
 mod site;
+mod state_sql;
 mod support;
 mod tokens;
 mod transfer;
