@@ -28,6 +28,7 @@ mod s3_server;
 mod serve;
 mod serve_cache;
 mod site;
+#[cfg(all(feature = "redis", feature = "mongodb"))]
 mod state_kv;
 mod support;
 mod tokens;

@@ -272,10 +272,7 @@ fn redis_errors_name_the_backend_and_the_operation_but_no_password() {
     let records = RedisRecords::connect(&server.url()).unwrap();
     assert!(records.put("users/a.json", b"1", Expect::Absent).unwrap());
     drop(server);
-    let e = records
-        .get("users/a.json")
-        .err()
-        .expect("the server is gone");
+    let e = records.get("users/a.json").expect_err("the server is gone");
     let text = format!("{e:#}");
     assert!(
         text.starts_with("redis: get `users/a.json` at redis://127.0.0.1:"),
@@ -283,8 +280,7 @@ fn redis_errors_name_the_backend_and_the_operation_but_no_password() {
     );
     let e = records
         .put("users/b.json", b"1", Expect::Absent)
-        .err()
-        .expect("the server is gone");
+        .expect_err("the server is gone");
     assert!(
         format!("{e:#}").starts_with("redis: put `users/b.json`"),
         "{e:#}"
