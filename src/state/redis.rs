@@ -74,7 +74,7 @@ pub struct RedisRecords {
 
 impl RedisRecords {
     /// Records at `url` (`redis://[USER:PASSWORD@]HOST[:PORT][/DB]`) under the prefix `ktra:`.
-    /// Connects once, so a wrong address or password shows here.
+    /// Connects and PINGs once, so a wrong address or password shows here.
     pub fn connect(url: &str) -> Result<Self> {
         Self::connect_with_prefix(url, DEFAULT_PREFIX)
     }
@@ -98,8 +98,13 @@ impl RedisRecords {
             put: Script::new(PUT),
             remove: Script::new(REMOVE),
         };
+        // A PING: a server that wants a password refuses commands, not connections.
         let con = records
             .open()
+            .and_then(|mut con| {
+                ::redis::cmd("PING").query::<String>(&mut con)?;
+                Ok(con)
+            })
             .map_err(|e| records.error("connect", None, &e))?;
         records.give_back(con);
         Ok(records)
