@@ -457,4 +457,16 @@ fn mongo_errors_name_the_backend_and_the_operation_but_no_password() {
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("Sekret0Word"), "{text}");
     assert!(text.contains("ktra:***@"), "{text}");
+
+    // A server that goes away: the operation says which and on what key.
+    let server = Mongo::start();
+    let records = MongoRecords::connect(&server.url()).unwrap();
+    assert!(records.put("users/a.json", b"1", Expect::Absent).unwrap());
+    drop(server);
+    let e = records.get("users/a.json").expect_err("the server is gone");
+    let text = format!("{e:#}");
+    assert!(
+        text.starts_with("mongodb: get `users/a.json` at mongodb://127.0.0.1:"),
+        "{text}"
+    );
 }
