@@ -465,6 +465,7 @@ fn mongo_errors_name_the_backend_and_the_operation_but_no_password() {
     drop(server);
     let e = records.get("users/a.json").expect_err("the server is gone");
     let text = format!("{e:#}");
+    eprintln!("{text}");
     assert!(
         text.starts_with("mongodb: get `users/a.json` at mongodb://127.0.0.1:"),
         "{text}"
