@@ -9,10 +9,14 @@
 #[doc(hidden)]
 pub mod contract;
 mod files;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 #[cfg(feature = "aws")]
 mod objects;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod sql;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use crate::storage::Store;
 use anyhow::Result;
@@ -56,6 +60,50 @@ pub fn of(store: &Store) -> Box<dyn Records + '_> {
         return Box::new(objects::Objects::new(b.area(crate::storage::Area::State)));
     }
     Box::new(files::Files::new(store))
+}
+
+/// A database URL as it may be shown: its password (if any) replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match userinfo_span(url) {
+        Some((start, end)) => match url[start..end].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..start], &url[end..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The password of a database URL (`scheme://user:password@host/...`), as written.
+pub fn password_of(url: &str) -> Option<&str> {
+    let (start, end) = userinfo_span(url)?;
+    url[start..end]
+        .split_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
+}
+
+/// `text` with every occurrence of `secret` (and of its percent-decoded form) replaced by
+/// `***`: for a driver's message that might quote the URL it was given.
+pub fn scrub(text: &str, secret: Option<&str>) -> String {
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return text.to_owned();
+    };
+    let mut out = text.replace(secret, "***");
+    if let Ok(decoded) = percent_encoding::percent_decode_str(secret).decode_utf8()
+        && !decoded.is_empty()
+    {
+        out = out.replace(decoded.as_ref(), "***");
+    }
+    out
+}
+
+/// Where the `user:password` of `scheme://user:password@host` lies in `url`.
+fn userinfo_span(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    let at = authority.rfind('@')?;
+    Some((start, start + at))
 }
 
 /// How many times a conditional change is tried before giving up (each failure means another

@@ -36,3 +36,31 @@ fn object_storage_keeps_records() {
     contract(&records);
     assert_eq!(records.list("audit").unwrap().len(), 2);
 }
+
+#[test]
+fn a_database_url_is_shown_without_its_password() {
+    use super::{password_of, redact, scrub};
+    assert_eq!(
+        redact("redis://ktra:s3cret@127.0.0.1:6379/0"),
+        "redis://ktra:***@127.0.0.1:6379/0"
+    );
+    assert_eq!(
+        redact("mongodb://u:p%40ss@h1:1,h2:2/db?authSource=admin"),
+        "mongodb://u:***@h1:1,h2:2/db?authSource=admin"
+    );
+    // Redis' password-only form: `redis://:PASSWORD@host`.
+    assert_eq!(redact("redis://:pw@h/"), "redis://:***@h/");
+    // No password, or an `@` only after the host: nothing to hide.
+    assert_eq!(redact("redis://127.0.0.1:1/"), "redis://127.0.0.1:1/");
+    assert_eq!(redact("redis://user@h/"), "redis://user@h/");
+    assert_eq!(redact("mongodb://h/db?x=a@b:c"), "mongodb://h/db?x=a@b:c");
+    assert_eq!(password_of("redis://ktra:s3cret@h/"), Some("s3cret"));
+    assert_eq!(password_of("redis://:pw@h/"), Some("pw"));
+    assert_eq!(password_of("redis://user@h/"), None);
+    assert_eq!(password_of("redis://h/x:y@z"), None);
+    assert_eq!(
+        scrub("auth p@ss and p%40ss failed", Some("p%40ss")),
+        "auth *** and *** failed"
+    );
+    assert_eq!(scrub("unchanged", None), "unchanged");
+}

@@ -29,6 +29,8 @@ mod serve;
 mod serve_cache;
 mod site;
 mod state_sql;
+#[cfg(all(feature = "redis", feature = "mongodb"))]
+mod state_kv;
 mod support;
 mod tokens;
 mod transfer;

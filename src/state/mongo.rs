@@ -1,0 +1,212 @@
+//! The records in MongoDB, with the official driver's blocking API.
+//!
+//! - Collection `records`: one document a record, `{_id: KEY, value: <binary>, version:
+//!   <string>}`; a version is a new ObjectId's hex at every write, so it is never reused, not
+//!   even by a record removed and made again.
+//! - `Expect::Absent` is an insert: the unique `_id` makes a second one fail with a
+//!   duplicate-key error (code 11000), which is `Ok(false)`. `Expect::Version` is an
+//!   `update_one` filtered on `_id` and `version`: it changes the record only if nobody wrote
+//!   it since it was read. Both are single-document operations, atomic on any server, a
+//!   standalone included (no multi-document transactions).
+//! - `list(prefix)` is a query on an anchored, escaped regex `^prefix/` over `_id` (which the
+//!   `_id` index serves), sorted by `_id`, only `_id` returned.
+//! - The audit log is the collection `audit`: one document an event, `{stamp, event}`.
+//!
+//! The database is the URL's (`mongodb://HOST:PORT/DB`), `ktra` when the URL names none. The
+//! driver keeps its own bounded pool ([`POOL`] connections), reconnects by itself, and waits at
+//! most [`SELECTION_TIMEOUT`] for a server.
+
+use super::{Expect, Record, Records, redact, scrub};
+use anyhow::{Result, anyhow};
+use mongodb::bson::{Binary, Document, doc, oid::ObjectId, spec::BinarySubtype};
+use mongodb::error::{Error, ErrorKind, WriteFailure};
+use mongodb::options::ClientOptions;
+use mongodb::sync::{Client, Collection};
+use std::time::Duration;
+
+/// The driver's pool size.
+pub const POOL: u32 = 8;
+/// How long an operation waits for a usable server (down, unreachable, wrong address).
+pub const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The database when the URL names none.
+pub const DEFAULT_DATABASE: &str = "ktra";
+const DUPLICATE_KEY: i32 = 11000;
+
+/// The records in one MongoDB database.
+pub struct MongoRecords {
+    records: Collection<Document>,
+    audit: Collection<Document>,
+    /// The URL without its password, for messages.
+    shown: String,
+    /// The password, only to scrub it from a driver's message should one ever quote it.
+    secret: Option<String>,
+}
+
+impl MongoRecords {
+    /// Records at `url` (`mongodb://[USER:PASSWORD@]HOST[:PORT][/DB][?OPTIONS]`). Talks to the
+    /// server once (a `ping`), so a wrong address or password shows here.
+    pub fn connect(url: &str) -> Result<Self> {
+        let shown = redact(url);
+        let secret = super::password_of(url).map(str::to_owned);
+        let fail = |op: &str, e: Error| {
+            anyhow!(
+                "mongodb: {op} at {shown} failed: {}",
+                scrub(&e.to_string(), secret.as_deref())
+            )
+        };
+        let mut options = ClientOptions::parse(url)
+            .run()
+            .map_err(|e| fail("reading the URL", e))?;
+        options.app_name.get_or_insert_with(|| "ktra".into());
+        options.max_pool_size.get_or_insert(POOL);
+        options
+            .server_selection_timeout
+            .get_or_insert(SELECTION_TIMEOUT);
+        options.connect_timeout.get_or_insert(CONNECT_TIMEOUT);
+        let database = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let client = Client::with_options(options).map_err(|e| fail("connect", e))?;
+        let db = client.database(&database);
+        db.run_command(doc! { "ping": 1 })
+            .run()
+            .map_err(|e| fail("connect (ping)", e))?;
+        Ok(Self {
+            records: db.collection("records"),
+            audit: db.collection("audit"),
+            shown,
+            secret,
+        })
+    }
+
+    fn error(&self, op: &str, key: &str, e: &Error) -> anyhow::Error {
+        anyhow!(
+            "mongodb: {op} `{key}` at {} failed: {}",
+            self.shown,
+            scrub(&e.to_string(), self.secret.as_deref())
+        )
+    }
+}
+
+fn binary(bytes: &[u8]) -> Binary {
+    Binary {
+        subtype: BinarySubtype::Generic,
+        bytes: bytes.to_vec(),
+    }
+}
+
+fn is_duplicate_key(e: &Error) -> bool {
+    matches!(
+        e.kind.as_ref(),
+        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == DUPLICATE_KEY
+    )
+}
+
+/// `text` with every regex metacharacter escaped, to match itself.
+fn escape_regex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}-/#&~ ".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Records for MongoRecords {
+    fn get(&self, key: &str) -> Result<Option<Record>> {
+        let found = self
+            .records
+            .find_one(doc! { "_id": key })
+            .run()
+            .map_err(|e| self.error("get", key, &e))?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let bytes = found
+            .get_binary_generic("value")
+            .map_err(|e| anyhow!("mongodb: get `{key}` at {}: bad `value`: {e}", self.shown))?
+            .clone();
+        let version = found
+            .get_str("version")
+            .map_err(|e| anyhow!("mongodb: get `{key}` at {}: bad `version`: {e}", self.shown))?
+            .to_owned();
+        Ok(Some(Record { bytes, version }))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let dir = prefix.trim_end_matches('/');
+        let filter = if dir.is_empty() {
+            doc! {}
+        } else {
+            doc! { "_id": { "$regex": format!("^{}/", escape_regex(dir)) } }
+        };
+        let cursor = self
+            .records
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .projection(doc! { "_id": 1 })
+            .run()
+            .map_err(|e| self.error("list", prefix, &e))?;
+        let mut keys = Vec::new();
+        for found in cursor {
+            let found = found.map_err(|e| self.error("list", prefix, &e))?;
+            let key = found
+                .get_str("_id")
+                .map_err(|e| anyhow!("mongodb: list `{prefix}` at {}: {e}", self.shown))?;
+            keys.push(key.to_owned());
+        }
+        // The server sorted them; a server whose string order differs (another collation)
+        // must not change what callers see.
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn put(&self, key: &str, bytes: &[u8], expect: Expect) -> Result<bool> {
+        let version = ObjectId::new().to_hex();
+        match expect {
+            Expect::Absent => {
+                let inserted = self
+                    .records
+                    .insert_one(doc! { "_id": key, "value": binary(bytes), "version": &version })
+                    .run();
+                match inserted {
+                    Ok(_) => Ok(true),
+                    Err(e) if is_duplicate_key(&e) => Ok(false),
+                    Err(e) => Err(self.error("put (if absent)", key, &e)),
+                }
+            }
+            Expect::Version(old) => {
+                let updated = self
+                    .records
+                    .update_one(
+                        doc! { "_id": key, "version": old },
+                        doc! { "$set": { "value": binary(bytes), "version": &version } },
+                    )
+                    .run()
+                    .map_err(|e| self.error("put (if unchanged)", key, &e))?;
+                Ok(updated.matched_count == 1)
+            }
+        }
+    }
+
+    fn remove(&self, key: &str) -> Result<()> {
+        self.records
+            .delete_one(doc! { "_id": key })
+            .run()
+            .map_err(|e| self.error("remove", key, &e))?;
+        Ok(())
+    }
+
+    fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()> {
+        let event = String::from_utf8_lossy(line);
+        self.audit
+            .insert_one(doc! { "stamp": stamp, "event": event.as_ref() })
+            .run()
+            .map_err(|e| self.error("append to the audit log", stamp, &e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! The records in Redis, under a key prefix (`ktra:` unless told otherwise) so a shared Redis
+//! is safe.
+//!
+//! - A record is a hash `PREFIX rec:KEY` with the fields `val` (the bytes) and `ver` (its
+//!   version: a number from the counter `PREFIX version`, incremented by every write, so a
+//!   version is never reused, not even by a record removed and made again).
+//! - Every folder-like prefix of a key (and the root) has a sorted set `PREFIX index:FOLDER`
+//!   of the keys below it (all scores 0, so Redis orders them bytewise): `list` is one
+//!   `ZRANGE`, never a `KEYS` or `SCAN` of the keyspace.
+//! - A conditional write (`Expect::Absent`, `Expect::Version`) is one Lua script (`EVALSHA`,
+//!   `EVAL` when the server does not have it yet): the check, the new version, the record and
+//!   the folder sets change together or not at all. Removal is one script too.
+//! - The audit log is a stream `PREFIX audit` (`XADD`, the server's time-based ids), each
+//!   entry with the fields `stamp` and `event`.
+//!
+//! Connections: a small pool of idle connections (at most [`POOL`]), opened on demand with a
+//! connect timeout and read/write timeouts; a connection that failed is dropped, so the next
+//! call connects again (a restarted server is picked up by itself). Reads and removals are
+//! tried once more on a fresh connection when a pooled one turns out to be dead; writes are
+//! not (a write that reached the server must not be applied twice).
+
+use super::{Expect, Record, Records, redact};
+use ::redis::{Client, Connection, RedisError, Script};
+use anyhow::{Result, anyhow};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The key prefix when none is given.
+pub const DEFAULT_PREFIX: &str = "ktra:";
+/// At most this many idle connections are kept.
+pub const POOL: usize = 8;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+// KEYS[1] the record, KEYS[2] the version counter, KEYS[3..] the folder sets;
+// ARGV[1] `absent` or `version`, ARGV[2] the version expected, ARGV[3] the bytes,
+// ARGV[4] the key (the member of the folder sets).
+const PUT: &str = r#"
+local current = redis.call('HGET', KEYS[1], 'ver')
+if ARGV[1] == 'absent' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+local version = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'val', ARGV[3], 'ver', tostring(version))
+for i = 3, #KEYS do
+  redis.call('ZADD', KEYS[i], 0, ARGV[4])
+end
+return 1
+"#;
+
+// KEYS[1] the record, KEYS[2..] the folder sets; ARGV[1] the key.
+const REMOVE: &str = r#"
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+end
+return 1
+"#;
+
+/// The records in one Redis database.
+pub struct RedisRecords {
+    client: Client,
+    /// The URL without its password, for messages.
+    shown: String,
+    /// The password, only to scrub it from a driver's message should one ever quote it.
+    secret: Option<String>,
+    prefix: String,
+    idle: Mutex<Vec<Connection>>,
+    put: Script,
+    remove: Script,
+}
+
+impl RedisRecords {
+    /// Records at `url` (`redis://[USER:PASSWORD@]HOST[:PORT][/DB]`) under the prefix `ktra:`.
+    /// Connects and PINGs once, so a wrong address or password shows here.
+    pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_with_prefix(url, DEFAULT_PREFIX)
+    }
+
+    /// Records at `url` under another key prefix.
+    pub fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self> {
+        let shown = redact(url);
+        let secret = super::password_of(url).map(str::to_owned);
+        let client = Client::open(url).map_err(|e| {
+            anyhow!(
+                "redis: cannot use the URL {shown}: {}",
+                clean(&e, secret.as_deref())
+            )
+        })?;
+        let records = Self {
+            client,
+            shown,
+            secret,
+            prefix: prefix.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            put: Script::new(PUT),
+            remove: Script::new(REMOVE),
+        };
+        // A PING: a server that wants a password refuses commands, not connections.
+        let con = records
+            .open()
+            .and_then(|mut con| {
+                ::redis::cmd("PING").query::<String>(&mut con)?;
+                Ok(con)
+            })
+            .map_err(|e| records.error("connect", None, &e))?;
+        records.give_back(con);
+        Ok(records)
+    }
+
+    fn open(&self) -> ::redis::RedisResult<Connection> {
+        let con = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        con.set_read_timeout(Some(IO_TIMEOUT))?;
+        con.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(con)
+    }
+
+    fn give_back(&self, con: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL {
+            idle.push(con);
+        }
+    }
+
+    fn error(&self, op: &str, key: Option<&str>, e: &RedisError) -> anyhow::Error {
+        let what = key.map(|k| format!(" `{k}`")).unwrap_or_default();
+        anyhow!(
+            "redis: {op}{what} at {} failed: {}",
+            self.shown,
+            clean(e, self.secret.as_deref())
+        )
+    }
+
+    /// Runs `f` on a connection from the pool (or a new one). With `retry`, a pooled
+    /// connection that turns out to be dead is replaced by a new one and `f` runs again.
+    fn with<T>(
+        &self,
+        op: &str,
+        key: Option<&str>,
+        retry: bool,
+        mut f: impl FnMut(&mut Connection) -> ::redis::RedisResult<T>,
+    ) -> Result<T> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let was_pooled = pooled.is_some();
+        let mut con = match pooled {
+            Some(c) => c,
+            None => self.open().map_err(|e| self.error(op, key, &e))?,
+        };
+        match f(&mut con) {
+            Ok(v) => {
+                self.give_back(con);
+                Ok(v)
+            }
+            Err(e) if retry && was_pooled && (e.is_connection_dropped() || e.is_io_error()) => {
+                drop(con);
+                let mut con = self.open().map_err(|e| self.error(op, key, &e))?;
+                let v = f(&mut con).map_err(|e| self.error(op, key, &e))?;
+                self.give_back(con);
+                Ok(v)
+            }
+            Err(e) => Err(self.error(op, key, &e)),
+        }
+    }
+
+    fn record_key(&self, key: &str) -> String {
+        format!("{}rec:{key}", self.prefix)
+    }
+
+    fn index_key(&self, folder: &str) -> String {
+        format!("{}index:{folder}", self.prefix)
+    }
+
+    /// The sets of every folder the key is below: the root (``), then `a`, `a/b`, ...
+    fn index_keys(&self, key: &str) -> Vec<String> {
+        let mut keys = vec![self.index_key("")];
+        for (i, c) in key.char_indices() {
+            if c == '/' && i > 0 {
+                keys.push(self.index_key(&key[..i]));
+            }
+        }
+        keys
+    }
+}
+
+/// A driver's message, with the password taken out should it ever appear in it.
+fn clean(e: &RedisError, secret: Option<&str>) -> String {
+    super::scrub(&e.to_string(), secret)
+}
+
+impl Records for RedisRecords {
+    fn get(&self, key: &str) -> Result<Option<Record>> {
+        let rec = self.record_key(key);
+        let (bytes, version): (Option<Vec<u8>>, Option<String>) =
+            self.with("get", Some(key), true, |con| {
+                ::redis::cmd("HMGET")
+                    .arg(&rec)
+                    .arg("val")
+                    .arg("ver")
+                    .query(con)
+            })?;
+        Ok(match (bytes, version) {
+            (Some(bytes), Some(version)) => Some(Record { bytes, version }),
+            _ => None,
+        })
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let set = self.index_key(prefix.trim_end_matches('/'));
+        self.with("list", Some(prefix), true, |con| {
+            ::redis::cmd("ZRANGE").arg(&set).arg(0).arg(-1).query(con)
+        })
+    }
+
+    fn put(&self, key: &str, bytes: &[u8], expect: Expect) -> Result<bool> {
+        let (mode, expected) = match &expect {
+            Expect::Absent => ("absent", ""),
+            Expect::Version(v) => ("version", v.as_str()),
+        };
+        let mut invocation = self.put.prepare_invoke();
+        invocation
+            .key(self.record_key(key))
+            .key(format!("{}version", self.prefix));
+        for set in self.index_keys(key) {
+            invocation.key(set);
+        }
+        invocation.arg(mode).arg(expected).arg(bytes).arg(key);
+        let done: i64 = self.with("put", Some(key), false, |con| invocation.invoke(con))?;
+        Ok(done == 1)
+    }
+
+    fn remove(&self, key: &str) -> Result<()> {
+        let mut invocation = self.remove.prepare_invoke();
+        invocation.key(self.record_key(key));
+        for set in self.index_keys(key) {
+            invocation.key(set);
+        }
+        invocation.arg(key);
+        let _: i64 = self.with("remove", Some(key), true, |con| invocation.invoke(con))?;
+        Ok(())
+    }
+
+    fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()> {
+        let stream = format!("{}audit", self.prefix);
+        let _: String = self.with("append to the audit log", None, false, |con| {
+            ::redis::cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("stamp")
+                .arg(stamp)
+                .arg("event")
+                .arg(line)
+                .query(con)
+        })?;
+        Ok(())
+    }
+}
