@@ -48,9 +48,10 @@ pub struct Config {
     /// The served files in object storage instead of `public/` (`[storage] url = "s3://..."`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<crate::storage::Location>,
-    /// The private files in object storage instead of `state/`; required with `storage`.
+    /// Where the records live (a database, or object storage with `storage`) instead of
+    /// `state/` (`[state] url = "postgres://..."`; `KTRA_STATE_URL` overrides it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<crate::storage::Location>,
+    pub state: Option<crate::state::StateSettings>,
 }
 
 /// The browsable site in `public/`.

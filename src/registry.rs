@@ -13,9 +13,44 @@ use std::path::{Path, PathBuf};
 pub struct Registry {
     pub config: Config,
     pub store: Store,
+    /// The records (users, tokens, owners, audit), opened at first use.
+    records: std::sync::OnceLock<std::sync::Arc<dyn crate::state::Records>>,
 }
 
 impl Registry {
+    pub fn new(config: Config, store: Store) -> Self {
+        Self {
+            config,
+            store,
+            records: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The same registry with other settings, sharing its opened records (a receiver whose
+    /// settings were reloaded keeps its connection pool).
+    pub fn with_config(&self, config: Config, store: Store) -> Self {
+        let next = Self::new(config, store);
+        if let Some(records) = self.records.get() {
+            let _ = next.records.set(records.clone());
+        }
+        next
+    }
+
+    /// Uses these (already opened) records from now on: `ktra init`, which opened the
+    /// database with a password it does not write down.
+    pub fn use_state(&self, records: std::sync::Arc<dyn crate::state::Records>) {
+        let _ = self.records.set(records);
+    }
+
+    /// The registry's records, wherever its settings keep them; opened (connected) once.
+    pub fn state(&self) -> Result<&dyn crate::state::Records> {
+        if let Some(records) = self.records.get() {
+            return Ok(records.as_ref());
+        }
+        let opened = crate::state::open(&self.config, &self.store)?;
+        Ok(self.records.get_or_init(|| opened).as_ref())
+    }
+
     /// The registry named on the command line or by `KTRA_REGISTRY`, else the nearest
     /// ancestor of the working directory holding `ktra.toml`.
     // reason: looks for ktra.toml (the settings), not registry data.
@@ -49,12 +84,13 @@ impl Registry {
             .with_context(|| format!("failed to resolve `{}`", root.display()))?;
         let config = Config::load(&root)?;
         let store = Self::store_for(&config, root)?;
-        Ok(Self { config, store })
+        Ok(Self::new(config, store))
     }
 
     /// The tree of a registry with these settings: the folder, or object storage.
     pub fn store_for(config: &Config, root: PathBuf) -> Result<Store> {
-        match (&config.storage, &config.state) {
+        let private = config.state.as_ref().and_then(|s| s.files_location());
+        match (&config.storage, &private) {
             #[cfg(feature = "aws")]
             (Some(public), Some(state)) => {
                 let buckets =

@@ -34,10 +34,16 @@ pub struct InitArgs {
     /// there is no git index.
     #[arg(long, value_name = "S3_URL", requires = "state")]
     storage: Option<String>,
-    /// Where the private files (users, token hashes, owners) live with `--storage`: a location
-    /// that is never publicly readable, outside the served one.
-    #[arg(long, value_name = "S3_URL", requires = "storage")]
+    /// Where the records (users, token hashes, owners, the audit log) live instead of
+    /// `state/`: `postgres://`, `mysql://`, `redis://` or `mongodb://` (migrated now; a
+    /// password is used but not written to ktra.toml: give it later in KTRA_STATE_URL), or
+    /// with `--storage` a private `s3://` location, never publicly readable.
+    #[arg(long, value_name = "URL")]
     state: Option<String>,
+    /// With `--storage` and a database `--state`: the private location in object storage for
+    /// the other private files (site metadata, the mirror's state).
+    #[arg(long, value_name = "S3_URL", requires = "storage")]
+    state_files: Option<String>,
 }
 
 pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
@@ -51,7 +57,8 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
             git: !args.no_git,
             site: !args.no_site,
             storage: args.storage.as_deref().map(Location::new),
-            state: args.state.as_deref().map(Location::new),
+            state: args.state.clone(),
+            state_files: args.state_files,
         },
     )?;
     ctx.printer.status(
@@ -67,5 +74,15 @@ pub fn run(args: InitArgs, ctx: &Context) -> Result<()> {
         reg.config.url
     ));
     ctx.printer.data(init::cargo_snippet(&reg).trim_end());
+    if let Some(url) = &args.state
+        && crate::state::without_password(url).1
+    {
+        ctx.printer.note(format!(
+            "the state's password is not kept in {}: run ktra with {}=URL (the whole URL, \
+             password included) in its environment",
+            crate::config::FILE_NAME,
+            crate::state::settings::URL_VAR
+        ));
+    }
     Ok(())
 }

@@ -22,7 +22,7 @@ pub fn run(cmd: OwnerCommand, ctx: &Context) -> Result<()> {
         OwnerCommand::Remove { krate, login } => change(&reg, &krate, &login, false, ctx)?,
         OwnerCommand::List { krate } => {
             crate::ops::yank::read_index(&reg, &krate)?;
-            for login in store::owners(&reg.store, &krate)?.unwrap_or_default() {
+            for login in store::owners(reg.state()?, &krate)?.unwrap_or_default() {
                 ctx.printer.data(login);
             }
         }
@@ -40,7 +40,7 @@ fn change(
     let msg = crate::ops::owners::change(reg, krate, &[login.to_owned()], add, ctx.printer)?;
     let event = if add { "owner-added" } else { "owner-removed" };
     store::audit(
-        &reg.store,
+        reg.state()?,
         serde_json::json!({ "event": event, "by": "cli", "crate": krate, "users": [login] }),
     )?;
     ctx.printer.status("Owners", msg);

@@ -67,7 +67,7 @@ pub fn user(cmd: UserCommand, ctx: &Context) -> Result<()> {
             );
         }
         UserCommand::List { json } => {
-            let all = store::users(&reg.store)?;
+            let all = store::users(reg.state()?)?;
             if json {
                 ctx.printer.data(serde_json::to_string_pretty(&all)?);
             } else {
@@ -132,7 +132,7 @@ pub fn token(cmd: TokenCommand, ctx: &Context) -> Result<()> {
             ctx.printer.data(secret);
         }
         TokenCommand::List { json } => {
-            let all: Vec<auth::TokenRecord> = store::tokens(&reg.store)?
+            let all: Vec<auth::TokenRecord> = store::tokens(reg.state()?)?
                 .into_iter()
                 .map(|(_, r)| r)
                 .collect();

@@ -58,10 +58,7 @@ impl PullThrough {
         let userinfo = upstream.userinfo();
         Ok(Self {
             upstream,
-            reg: Registry {
-                config: reg.config.clone(),
-                store: reg.store.clone(),
-            },
+            reg: reg.with_config(reg.config.clone(), reg.store.clone()),
             store: reg.store.clone(),
             printer,
             ttl,
@@ -246,10 +243,9 @@ impl PullThrough {
                 Some(tmp.into_temp_path())
             }
         };
-        let reg = Registry {
-            config: self.reg.config.clone(),
-            store: self.reg.store.clone(),
-        };
+        let reg = self
+            .reg
+            .with_config(self.reg.config.clone(), self.reg.store.clone());
         let printer = self.printer;
         let (name, vers) = (name.to_owned(), vers.to_owned());
         tokio::task::spawn_blocking(move || {

@@ -132,7 +132,7 @@ fn add_locked(
     let mut new_owners = Vec::new();
     if let Some(login) = &opts.publisher {
         for (crate_name, _) in &plan.new {
-            match crate::auth::store::owners(&reg.store, crate_name)? {
+            match crate::auth::store::owners(reg.state()?, crate_name)? {
                 Some(owners) if owners.iter().any(|o| o == login) => {}
                 Some(_) => {
                     return Err(Refusal::NotOwner(format!(
@@ -165,7 +165,8 @@ fn add_locked(
     // the other is refused as a non-owner.
     if let Some(login) = &opts.publisher {
         for crate_name in new_owners {
-            if let Some(owners) = crate::auth::store::claim_owners(&reg.store, &crate_name, login)?
+            if let Some(owners) =
+                crate::auth::store::claim_owners(reg.state()?, &crate_name, login)?
                 && !owners.iter().any(|o| o == login)
             {
                 return Err(Refusal::NotOwner(format!(

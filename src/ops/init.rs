@@ -16,9 +16,13 @@ pub struct InitOptions {
     pub git: bool,
     /// Write the browsable site.
     pub site: bool,
-    /// Object storage for the served files and for the private files (both or neither).
+    /// Object storage for the served files (needs a private location in object storage too).
     pub storage: Option<crate::storage::Location>,
-    pub state: Option<crate::storage::Location>,
+    /// Where the records live: `s3://` (the private location), or a database URL (its
+    /// password, if any, is used now and never written into `ktra.toml`).
+    pub state: Option<String>,
+    /// With `storage` and a database `state`: the private files' location in object storage.
+    pub state_files: Option<String>,
 }
 
 pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
@@ -53,20 +57,38 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<Registry> {
         limits: Default::default(),
         serve: Default::default(),
         storage: opts.storage,
-        state: opts.state,
+        state: opts.state.as_deref().map(|url| {
+            let mut state =
+                crate::state::StateSettings::new(&crate::state::without_password(url).0);
+            state.files = opts.state_files.clone();
+            state
+        }),
     };
     crate::storage::location::check(
         config.storage.as_ref(),
         config.state.as_ref(),
         config.git.enabled,
     )?;
+    // A database is migrated before anything is made: one that cannot be used leaves no
+    // registry behind.
+    let records = match opts.state.as_deref() {
+        Some(url) if crate::state::Kind::of_url(url)?.is_database() => {
+            let records = crate::state::open_at(url)?;
+            records.migrate()?;
+            Some(records)
+        }
+        _ => None,
+    };
     let root = std::path::absolute(dir)?;
     let store = Registry::store_for(&config, root.clone())?;
     // reason: the settings folder (the registry's root, holding ktra.toml), not registry data.
     #[allow(clippy::disallowed_methods)]
     std::fs::create_dir_all(dir)
         .with_context(|| format!("failed to create `{}`", dir.display()))?;
-    let reg = Registry { config, store };
+    let reg = Registry::new(config, store);
+    if let Some(records) = records {
+        reg.use_state(records);
+    }
     if reg.store.is_remote() {
         return init_remote(reg);
     }

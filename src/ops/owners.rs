@@ -28,13 +28,13 @@ pub fn change(
     }
     if add {
         for login in logins {
-            if store::user(&reg.store, login)?.is_none() {
+            if store::user(reg.state()?, login)?.is_none() {
                 bail!("`{login}` is not a user of this registry");
             }
         }
     }
     // Re-run on the owners another writer recorded meanwhile (object storage).
-    store::update_owners(&reg.store, crate_name, |owners| {
+    store::update_owners(reg.state()?, crate_name, |owners| {
         for login in logins {
             if add {
                 if !owners.contains(login) {

@@ -15,10 +15,7 @@ pub fn set_url(reg: &mut Registry, url: &str, api: Option<&str>, printer: Printe
     if let Some(a) = &api {
         config::check_url(a).context("invalid `--api` URL")?;
     }
-    let mut next = Registry {
-        config: reg.config.clone(),
-        store: reg.store.clone(),
-    };
+    let mut next = reg.with_config(reg.config.clone(), reg.store.clone());
     next.config.url = url;
     if api.is_some() {
         next.config.api = api;

@@ -19,17 +19,17 @@ pub fn add_user(
 ) -> Result<User> {
     auth::check_login(login).map_err(|e| anyhow!(e))?;
     let _writer = Writer::begin_for_state(reg, printer)?;
-    if store::user(&reg.store, login)?.is_some() {
+    if store::user(reg.state()?, login)?.is_some() {
         bail!("user `{login}` already exists");
     }
-    let mut id = store::users(&reg.store)?
+    let mut id = store::users(reg.state()?)?
         .iter()
         .map(|u| u.id)
         .max()
         .unwrap_or(0)
         + 1;
     // Users added at once on object storage would see the same largest id.
-    while !store::reserve_user_id(&reg.store, id, login)? {
+    while !store::reserve_user_id(reg.state()?, id, login)? {
         id += 1;
     }
     let user = User {
@@ -38,34 +38,37 @@ pub fn add_user(
         name,
         created: auth::now(),
     };
-    if !store::create_user(&reg.store, &user)? {
+    if !store::create_user(reg.state()?, &user)? {
         // Another writer added the login since the check above (object storage).
         bail!("user `{login}` already exists");
     }
-    store::audit(&reg.store, json!({ "event": "user-added", "login": login }))?;
+    store::audit(
+        reg.state()?,
+        json!({ "event": "user-added", "login": login }),
+    )?;
     Ok(user)
 }
 
 /// Removes a user and revokes every token of theirs.
 pub fn remove_user(reg: &Registry, login: &str, printer: Printer) -> Result<usize> {
     let _writer = Writer::begin_for_state(reg, printer)?;
-    if store::user(&reg.store, login)?.is_none() {
+    if store::user(reg.state()?, login)?.is_none() {
         bail!("user `{login}` does not exist");
     }
     let mut revoked = 0;
-    for (hash, rec) in store::tokens(&reg.store)? {
+    for (hash, rec) in store::tokens(reg.state()?)? {
         if rec.login == login {
-            store::remove_token(&reg.store, &hash)?;
+            store::remove_token(reg.state()?, &hash)?;
             store::audit(
-                &reg.store,
+                reg.state()?,
                 json!({ "event": "token-revoked", "login": login, "token": rec.id, "reason": "user removed" }),
             )?;
             revoked += 1;
         }
     }
-    store::remove_user(&reg.store, login)?;
+    store::remove_user(reg.state()?, login)?;
     store::audit(
-        &reg.store,
+        reg.state()?,
         json!({ "event": "user-removed", "login": login }),
     )?;
     Ok(revoked)
@@ -90,7 +93,7 @@ pub fn create_token(
             .map_err(|e| anyhow!("`--crate {glob}` is not a valid glob: {e}"))?;
     }
     let _writer = Writer::begin_for_state(reg, printer)?;
-    if store::user(&reg.store, &new.login)?.is_none() {
+    if store::user(reg.state()?, &new.login)?.is_none() {
         bail!(
             "user `{}` does not exist (add it with `ktra user add {}`)",
             new.login,
@@ -109,11 +112,11 @@ pub fn create_token(
         created,
         expires: new.lifetime.map(|d| created + d.as_secs()),
     };
-    if !store::create_token(&reg.store, &hash, &record)? {
+    if !store::create_token(reg.state()?, &hash, &record)? {
         bail!("failed to create a token: its hash is already recorded (try again)");
     }
     store::audit(
-        &reg.store,
+        reg.state()?,
         json!({ "event": "token-created", "login": record.login, "token": record.id, "name": record.name }),
     )?;
     Ok((secret, record))
@@ -122,16 +125,16 @@ pub fn create_token(
 /// Revokes the token with this id (as shown by `token list`).
 pub fn revoke_token(reg: &Registry, id: &str, printer: Printer) -> Result<TokenRecord> {
     let _writer = Writer::begin_for_state(reg, printer)?;
-    let matches: Vec<(String, TokenRecord)> = store::tokens(&reg.store)?
+    let matches: Vec<(String, TokenRecord)> = store::tokens(reg.state()?)?
         .into_iter()
         .filter(|(_, r)| r.id == id)
         .collect();
     let [(hash, record)] = matches.as_slice() else {
         bail!("no token has the id `{id}` (see `ktra token list`)");
     };
-    store::remove_token(&reg.store, hash)?;
+    store::remove_token(reg.state()?, hash)?;
     store::audit(
-        &reg.store,
+        reg.state()?,
         json!({ "event": "token-revoked", "login": record.login, "token": record.id }),
     )?;
     Ok(record.clone())

@@ -91,10 +91,8 @@ async fn set_yanked(
     blocking(reg.root(), move || {
         crate::ops::yank::set_yanked(&r, &name, &version, yanked, Printer::new(true))?;
         let event = if yanked { "yank" } else { "unyank" };
-        let _ = store::audit(
-            &r.store,
-            json!({ "event": event, "login": token.login, "token": token.id, "crate": name, "vers": vers }),
-        );
+        let _ = r.state().and_then(|s| store::audit(s,
+            json!({ "event": event, "login": token.login, "token": token.id, "crate": name, "vers": vers })));
         Ok(())
     })
     .await?;
@@ -116,13 +114,14 @@ pub async fn owners(
                 format!("crate `{name}` does not exist"),
             ));
         }
-        let logins = store::owners(&reg.store, &name)
+        let records = reg.state().map_err(|e| ApiError::from_op(&e, reg.root()))?;
+        let logins = store::owners(records, &name)
             .map_err(|e| ApiError::from_op(&e, reg.root()))?
             .unwrap_or_default();
         let mut users = Vec::new();
         for login in logins {
             if let Some(u) =
-                store::user(&reg.store, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
+                store::user(records, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
             {
                 users.push(json!({ "id": u.id, "login": u.login, "name": u.name }));
             }
@@ -179,10 +178,8 @@ async fn change_owners(
     let r = reg.clone();
     let msg = blocking(reg.root(), move || {
         let msg = crate::ops::owners::change(&r, &name, &body.users, add, Printer::new(true))?;
-        let _ = store::audit(
-            &r.store,
-            json!({ "event": if add { "owner-added" } else { "owner-removed" }, "login": token.login, "token": token.id, "crate": name, "users": body.users }),
-        );
+        let _ = r.state().and_then(|s| store::audit(s,
+            json!({ "event": if add { "owner-added" } else { "owner-removed" }, "login": token.login, "token": token.id, "crate": name, "users": body.users })));
         Ok(msg)
     })
     .await?;

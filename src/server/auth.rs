@@ -72,7 +72,8 @@ fn token(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
         ));
     };
     let hash = auth::token_hash(value);
-    let record = store::token(&reg.store, &hash).map_err(|e| ApiError::from_op(&e, reg.root()))?;
+    let records = reg.state().map_err(|e| ApiError::from_op(&e, reg.root()))?;
+    let record = store::token(records, &hash).map_err(|e| ApiError::from_op(&e, reg.root()))?;
     let Some(record) = record else {
         refused(reg, &hash[..12], "unknown token");
         return Err(ApiError::new(
@@ -80,9 +81,8 @@ fn token(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
             "the token is not valid for this registry (it may have been revoked)",
         ));
     };
-    if store::user(&reg.store, &record.login)
-        .ok()
-        .flatten()
+    if store::user(records, &record.login)
+        .map_err(|e| ApiError::from_op(&e, reg.root()))?
         .is_none()
     {
         refused(reg, &record.id, "user removed");
@@ -95,12 +95,7 @@ fn token(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
 }
 
 fn refused(reg: &Registry, token: &str, reason: &str) {
-    super::refusals::note(
-        &reg.store,
-        reg.config.serve.refusal_log_interval,
-        token,
-        reason,
-    );
+    super::refusals::note(reg, reg.config.serve.refusal_log_interval, token, reason);
 }
 
 /// In a private registry (`auth-required`), every read needs a token with the `read` scope.
@@ -122,7 +117,9 @@ pub fn check_read(reg: &Registry, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The caller must own `krate`.
 pub fn require_owner(reg: &Registry, login: &str, krate: &str) -> Result<(), ApiError> {
-    let owners = store::owners(&reg.store, krate)
+    let owners = reg
+        .state()
+        .and_then(|s| store::owners(s, krate))
         .map_err(|e| ApiError::from_op(&e, reg.root()))?
         .unwrap_or_default();
     if owners.iter().any(|o| o == login) {

@@ -188,6 +188,8 @@ pub struct ServeOptions {
 
 /// Serves the registry on `listen` until interrupted.
 pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Printer) -> Result<()> {
+    // Opened (and its schema checked) once, before listening: every request shares the pool.
+    reg.state()?.check()?;
     let (local, shown) = if reg.store.is_remote() {
         (None, remote_location(reg))
     } else {
@@ -206,13 +208,12 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
         None => None,
     };
     let limits = reg.config.serve.clone();
-    let store = reg.store.clone();
     let state = Arc::new(AppState {
         local,
         settings: settings::Live::new(reg),
         pull,
     });
-    let service = dispatch::Dispatch::new(state.clone(), router(state));
+    let service = dispatch::Dispatch::new(state.clone(), router(state.clone()));
     let served = listen::run(
         listen,
         service,
@@ -221,7 +222,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
         stop_signal,
     )
     .context("the server failed");
-    refusals::flush(&store);
+    refusals::flush(&state.settings.get());
     served
 }
 

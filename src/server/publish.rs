@@ -74,10 +74,8 @@ pub async fn publish(
         });
         drop(temp);
         added?;
-        let _ = store::audit(
-            &r.store,
-            json!({ "event": "publish", "login": token.login, "token": token.id, "crate": meta.name, "vers": meta.vers }),
-        );
+        let _ = r.state().and_then(|s| store::audit(s,
+            json!({ "event": "publish", "login": token.login, "token": token.id, "crate": meta.name, "vers": meta.vers })));
         Ok(warnings)
     };
     // A version that landed with a warning (the git index or its remote behind) is published:

@@ -3,7 +3,7 @@
 //! a line each, so they cannot grow the disk. The first refusal after a quiet interval is
 //! written at once.
 
-use crate::storage::Store;
+use crate::registry::Registry;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -27,7 +27,7 @@ struct Pending {
 static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
 
 /// Counts one refusal; writes the summary if `every` has passed since the last one.
-pub fn note(store: &Store, every: Duration, token: &str, reason: &str) {
+pub fn note(reg: &Registry, every: Duration, token: &str, reason: &str) {
     let line = {
         let mut guard = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         let p = guard.get_or_insert_with(Pending::default);
@@ -46,18 +46,18 @@ pub fn note(store: &Store, every: Duration, token: &str, reason: &str) {
         take(p)
     };
     if let Some(line) = line {
-        let _ = crate::auth::store::audit(store, line);
+        let _ = reg.state().and_then(|s| crate::auth::store::audit(s, line));
     }
 }
 
 /// Writes what is counted and not yet written (when the server stops).
-pub fn flush(store: &Store) {
+pub fn flush(reg: &Registry) {
     let line = {
         let mut guard = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         guard.as_mut().and_then(take)
     };
     if let Some(line) = line {
-        let _ = crate::auth::store::audit(store, line);
+        let _ = reg.state().and_then(|s| crate::auth::store::audit(s, line));
     }
 }
 
@@ -93,7 +93,11 @@ mod tests {
     fn refusals_are_summarised_once_per_interval() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
-        let store = Store::new(dir.path());
+        let config = crate::config::Config::parse(
+            "version = 1\nname = \"t\"\nurl = \"http://127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        let store = Registry::new(config, crate::storage::Store::new(dir.path()));
         let log = || std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
         let hour = Duration::from_secs(3600);
         for i in 0..500 {

@@ -22,10 +22,7 @@ pub struct Live {
 impl Live {
     pub fn new(reg: &Registry) -> Self {
         let stamp = modified(reg);
-        let reg = Arc::new(Registry {
-            config: reg.config.clone(),
-            store: reg.store.clone(),
-        });
+        let reg = Arc::new(reg.with_config(reg.config.clone(), reg.store.clone()));
         Self {
             current: RwLock::new(Current {
                 checked: Instant::now(),
@@ -48,10 +45,7 @@ impl Live {
         if now != c.stamp {
             // A settings file that does not parse (a half-done hand edit) keeps the last good one.
             if let Ok(config) = Config::load(c.reg.root()) {
-                c.reg = Arc::new(Registry {
-                    config,
-                    store: c.reg.store.clone(),
-                });
+                c.reg = Arc::new(c.reg.with_config(config, c.reg.store.clone()));
                 c.stamp = now;
             }
         }

@@ -7,12 +7,12 @@ use crate::storage::{Area, Store};
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 
-pub struct Files<'a> {
-    store: &'a Store,
+pub struct Files {
+    store: Store,
 }
 
-impl<'a> Files<'a> {
-    pub fn new(store: &'a Store) -> Self {
+impl Files {
+    pub fn new(store: Store) -> Self {
         Self { store }
     }
 }
@@ -24,7 +24,17 @@ fn version(bytes: &[u8]) -> String {
         .collect()
 }
 
-impl Records for Files<'_> {
+impl Records for Files {
+    fn describe(&self) -> String {
+        let folder = self.store.path(Area::State, "");
+        format!("the state folder `{}`", folder.display())
+    }
+
+    /// The callers hold the registry lock.
+    fn shared(&self) -> bool {
+        false
+    }
+
     fn get(&self, key: &str) -> Result<Option<Record>> {
         Ok(self.store.read(Area::State, key)?.map(|bytes| Record {
             version: version(&bytes),

@@ -13,12 +13,18 @@ mod files;
 pub mod mongo;
 #[cfg(feature = "aws")]
 mod objects;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub mod sql;
+mod open;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod schema;
+pub mod settings;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod sql;
 
-use crate::storage::Store;
+pub use open::{open, open_at};
+pub use schema::{Migrated, judge};
+pub use settings::{Kind, StateSettings};
+
 use anyhow::Result;
 
 /// A record as read: its bytes and its version (an opaque token that changes with every
@@ -51,15 +57,38 @@ pub trait Records: Send + Sync {
     /// Appends one event (a JSON line without its newline) to the audit log; `stamp` is its
     /// time to the millisecond, for backends that name events by time.
     fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()>;
+    /// The backend and where it is, for messages, never with a password (`the PostgreSQL
+    /// state at postgres://ktra:***@db/ktra`).
+    fn describe(&self) -> String;
+    /// Refuses a store this ktra cannot use: no schema yet, or an older or a newer one.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Applies the schema migrations the store lacks (refusing a newer schema).
+    fn migrate(&self) -> Result<Migrated> {
+        Ok(Migrated { from: 1, to: 1 })
+    }
+    /// Whether writers share these records without the registry lock (so a record that must
+    /// be unique is created only if absent): every backend but the local state folder.
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
-/// The records of the registry whose tree is `store`: its private area.
-pub fn of(store: &Store) -> Box<dyn Records + '_> {
-    #[cfg(feature = "aws")]
-    if let Some(b) = store.bucket() {
-        return Box::new(objects::Objects::new(b.area(crate::storage::Area::State)));
+/// A failure of the server keeping the records (unreachable, refused credentials, a driver
+/// error, a timeout), not of the request that needed them: the API answers 503.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+/// `failed to read `KEY` in the Redis state at ...` (`connect to` takes no key: `failed to
+/// connect to the ...`): the context of a backend's error.
+pub fn failed_to(op: &str, key: Option<&str>, describe: &str) -> String {
+    match key {
+        Some(key) => format!("failed to {op} `{key}` in {describe}"),
+        None if op.ends_with(" to") => format!("failed to {op} {describe}"),
+        None => format!("failed to {op} in {describe}"),
     }
-    Box::new(files::Files::new(store))
 }
 
 /// A database URL as it may be shown: its password (if any) replaced by `***`.
@@ -70,6 +99,19 @@ pub fn redact(url: &str) -> String {
             None => url.to_owned(),
         },
         None => url.to_owned(),
+    }
+}
+
+/// `url` without its password, and whether it had one (for `ktra.toml`, which must not keep
+/// it).
+pub fn without_password(url: &str) -> (String, bool) {
+    let Some((start, end)) = userinfo_span(url) else {
+        return (url.to_owned(), false);
+    };
+    match url[start..end].split_once(':') {
+        Some(("", _)) => (format!("{}{}", &url[..start], &url[end + 1..]), true),
+        Some((user, _)) => (format!("{}{user}{}", &url[..start], &url[end..]), true),
+        None => (url.to_owned(), false),
     }
 }
 

@@ -16,7 +16,7 @@
 //! driver keeps its own bounded pool ([`POOL`] connections), reconnects by itself, and waits at
 //! most [`SELECTION_TIMEOUT`] for a server.
 
-use super::{Expect, Record, Records, redact, scrub};
+use super::{Expect, Migrated, Record, Records, Unavailable, redact, scrub};
 use anyhow::{Result, anyhow};
 use mongodb::bson::{Binary, Document, doc, oid::ObjectId, spec::BinarySubtype};
 use mongodb::error::{Error, ErrorKind, WriteFailure};
@@ -32,10 +32,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The database when the URL names none.
 pub const DEFAULT_DATABASE: &str = "ktra";
 const DUPLICATE_KEY: i32 = 11000;
+/// The layout's version (the `records` and `audit` collections).
+pub const SCHEMA: i64 = 1;
 
 /// The records in one MongoDB database.
 pub struct MongoRecords {
     records: Collection<Document>,
+    schema: Collection<Document>,
     audit: Collection<Document>,
     /// The URL without its password, for messages.
     shown: String,
@@ -50,14 +53,13 @@ impl MongoRecords {
         let shown = redact(url);
         let secret = super::password_of(url).map(str::to_owned);
         let fail = |op: &str, e: Error| {
-            anyhow!(
-                "mongodb: {op} at {shown} failed: {}",
-                scrub(&e.to_string(), secret.as_deref())
-            )
+            let cause = Unavailable(scrub(&e.to_string(), secret.as_deref()));
+            anyhow::Error::new(cause)
+                .context(format!("failed to {op} the MongoDB state at {shown}"))
         };
         let mut options = ClientOptions::parse(url)
             .run()
-            .map_err(|e| fail("reading the URL", e))?;
+            .map_err(|e| fail("read the URL of", e))?;
         options.app_name.get_or_insert_with(|| "ktra".into());
         options.max_pool_size.get_or_insert(POOL);
         options
@@ -68,25 +70,33 @@ impl MongoRecords {
             .default_database
             .clone()
             .unwrap_or_else(|| DEFAULT_DATABASE.into());
-        let client = Client::with_options(options).map_err(|e| fail("connect", e))?;
+        let client = Client::with_options(options).map_err(|e| fail("connect to", e))?;
         let db = client.database(&database);
         db.run_command(doc! { "ping": 1 })
             .run()
-            .map_err(|e| fail("connect (ping)", e))?;
+            .map_err(|e| fail("connect to", e))?;
         Ok(Self {
             records: db.collection("records"),
+            schema: db.collection("ktra_schema"),
             audit: db.collection("audit"),
             shown,
             secret,
         })
     }
 
-    fn error(&self, op: &str, key: &str, e: &Error) -> anyhow::Error {
-        anyhow!(
-            "mongodb: {op} `{key}` at {} failed: {}",
-            self.shown,
-            scrub(&e.to_string(), self.secret.as_deref())
-        )
+    fn error(&self, op: &str, key: Option<&str>, e: &Error) -> anyhow::Error {
+        let cause = Unavailable(scrub(&e.to_string(), self.secret.as_deref()));
+        anyhow::Error::new(cause).context(super::failed_to(op, key, &self.describe()))
+    }
+
+    /// The schema version kept in the `ktra_schema` collection, if any.
+    fn schema_version(&self) -> Result<Option<i64>> {
+        let found = self
+            .schema
+            .find_one(doc! { "_id": "schema" })
+            .run()
+            .map_err(|e| self.error("read", Some("schema"), &e))?;
+        Ok(found.and_then(|d| d.get_i64("version").ok()))
     }
 }
 
@@ -122,17 +132,27 @@ impl Records for MongoRecords {
             .records
             .find_one(doc! { "_id": key })
             .run()
-            .map_err(|e| self.error("get", key, &e))?;
+            .map_err(|e| self.error("read", Some(key), &e))?;
         let Some(found) = found else {
             return Ok(None);
         };
         let bytes = found
             .get_binary_generic("value")
-            .map_err(|e| anyhow!("mongodb: get `{key}` at {}: bad `value`: {e}", self.shown))?
+            .map_err(|e| {
+                anyhow!(
+                    "failed to read `{key}` in {}: bad `value`: {e}",
+                    self.describe()
+                )
+            })?
             .clone();
         let version = found
             .get_str("version")
-            .map_err(|e| anyhow!("mongodb: get `{key}` at {}: bad `version`: {e}", self.shown))?
+            .map_err(|e| {
+                anyhow!(
+                    "failed to read `{key}` in {}: bad `version`: {e}",
+                    self.describe()
+                )
+            })?
             .to_owned();
         Ok(Some(Record { bytes, version }))
     }
@@ -150,13 +170,13 @@ impl Records for MongoRecords {
             .sort(doc! { "_id": 1 })
             .projection(doc! { "_id": 1 })
             .run()
-            .map_err(|e| self.error("list", prefix, &e))?;
+            .map_err(|e| self.error("list", Some(prefix), &e))?;
         let mut keys = Vec::new();
         for found in cursor {
-            let found = found.map_err(|e| self.error("list", prefix, &e))?;
+            let found = found.map_err(|e| self.error("list", Some(prefix), &e))?;
             let key = found
                 .get_str("_id")
-                .map_err(|e| anyhow!("mongodb: list `{prefix}` at {}: {e}", self.shown))?;
+                .map_err(|e| anyhow!("failed to list `{prefix}` in {}: {e}", self.describe()))?;
             keys.push(key.to_owned());
         }
         // The server sorted them; a server whose string order differs (another collation)
@@ -176,7 +196,7 @@ impl Records for MongoRecords {
                 match inserted {
                     Ok(_) => Ok(true),
                     Err(e) if is_duplicate_key(&e) => Ok(false),
-                    Err(e) => Err(self.error("put (if absent)", key, &e)),
+                    Err(e) => Err(self.error("create", Some(key), &e)),
                 }
             }
             Expect::Version(old) => {
@@ -187,7 +207,7 @@ impl Records for MongoRecords {
                         doc! { "$set": { "value": binary(bytes), "version": &version } },
                     )
                     .run()
-                    .map_err(|e| self.error("put (if unchanged)", key, &e))?;
+                    .map_err(|e| self.error("write", Some(key), &e))?;
                 Ok(updated.matched_count == 1)
             }
         }
@@ -197,8 +217,33 @@ impl Records for MongoRecords {
         self.records
             .delete_one(doc! { "_id": key })
             .run()
-            .map_err(|e| self.error("remove", key, &e))?;
+            .map_err(|e| self.error("remove", Some(key), &e))?;
         Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("the MongoDB state at {}", self.shown)
+    }
+
+    fn check(&self) -> Result<()> {
+        super::judge(&self.describe(), SCHEMA, self.schema_version()?)
+    }
+
+    /// Version 1 is the two collections above (the `_id` index is all they need).
+    fn migrate(&self) -> Result<Migrated> {
+        let from = self.schema_version()?.unwrap_or(0);
+        if from < SCHEMA {
+            self.schema
+                .update_one(
+                    doc! { "_id": "schema" },
+                    doc! { "$set": { "version": SCHEMA } },
+                )
+                .upsert(true)
+                .run()
+                .map_err(|e| self.error("write", Some("schema"), &e))?;
+        }
+        self.check()?;
+        Ok(Migrated { from, to: SCHEMA })
     }
 
     fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()> {
@@ -206,7 +251,7 @@ impl Records for MongoRecords {
         self.audit
             .insert_one(doc! { "stamp": stamp, "event": event.as_ref() })
             .run()
-            .map_err(|e| self.error("append to the audit log", stamp, &e))?;
+            .map_err(|e| self.error("append to the audit log", None, &e))?;
         Ok(())
     }
 }

@@ -7,17 +7,21 @@ use super::{Expect, Record, Records};
 use crate::storage::bucket::{Bucket, Cond, Written};
 use anyhow::{Result, bail};
 
-pub struct Objects<'a> {
-    bucket: &'a Bucket,
+pub struct Objects {
+    bucket: Bucket,
 }
 
-impl<'a> Objects<'a> {
-    pub fn new(bucket: &'a Bucket) -> Self {
+impl Objects {
+    pub fn new(bucket: Bucket) -> Self {
         Self { bucket }
     }
 }
 
-impl Records for Objects<'_> {
+impl Records for Objects {
+    fn describe(&self) -> String {
+        format!("the state at {}", self.bucket.url())
+    }
+
     fn get(&self, key: &str) -> Result<Option<Record>> {
         Ok(self.bucket.get(key)?.map(|f| Record {
             bytes: f.bytes,

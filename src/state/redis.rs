@@ -19,7 +19,7 @@
 //! tried once more on a fresh connection when a pooled one turns out to be dead; writes are
 //! not (a write that reached the server must not be applied twice).
 
-use super::{Expect, Record, Records, redact};
+use super::{Expect, Migrated, Record, Records, Unavailable, redact};
 use ::redis::{Client, Connection, RedisError, Script};
 use anyhow::{Result, anyhow};
 use std::sync::Mutex;
@@ -29,6 +29,8 @@ use std::time::Duration;
 pub const DEFAULT_PREFIX: &str = "ktra:";
 /// At most this many idle connections are kept.
 pub const POOL: usize = 8;
+/// The layout's version (records as hashes, folder sets, the audit stream).
+pub const SCHEMA: i64 = 1;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -85,7 +87,7 @@ impl RedisRecords {
         let secret = super::password_of(url).map(str::to_owned);
         let client = Client::open(url).map_err(|e| {
             anyhow!(
-                "redis: cannot use the URL {shown}: {}",
+                "failed to read the Redis state's URL {shown}: {}",
                 clean(&e, secret.as_deref())
             )
         })?;
@@ -105,7 +107,7 @@ impl RedisRecords {
                 ::redis::cmd("PING").query::<String>(&mut con)?;
                 Ok(con)
             })
-            .map_err(|e| records.error("connect", None, &e))?;
+            .map_err(|e| records.error("connect to", None, &e))?;
         records.give_back(con);
         Ok(records)
     }
@@ -125,12 +127,8 @@ impl RedisRecords {
     }
 
     fn error(&self, op: &str, key: Option<&str>, e: &RedisError) -> anyhow::Error {
-        let what = key.map(|k| format!(" `{k}`")).unwrap_or_default();
-        anyhow!(
-            "redis: {op}{what} at {} failed: {}",
-            self.shown,
-            clean(e, self.secret.as_deref())
-        )
+        let cause = Unavailable(clean(e, self.secret.as_deref()));
+        anyhow::Error::new(cause).context(super::failed_to(op, key, &self.describe()))
     }
 
     /// Runs `f` on a connection from the pool (or a new one). With `retry`, a pooled
@@ -164,6 +162,14 @@ impl RedisRecords {
         }
     }
 
+    /// The schema version kept at `PREFIX schema` (outside the records), if any.
+    fn schema_version(&self) -> Result<Option<i64>> {
+        let key = format!("{}schema", self.prefix);
+        self.with("read", Some("schema"), true, |con| {
+            ::redis::cmd("GET").arg(&key).query(con)
+        })
+    }
+
     fn record_key(&self, key: &str) -> String {
         format!("{}rec:{key}", self.prefix)
     }
@@ -193,7 +199,7 @@ impl Records for RedisRecords {
     fn get(&self, key: &str) -> Result<Option<Record>> {
         let rec = self.record_key(key);
         let (bytes, version): (Option<Vec<u8>>, Option<String>) =
-            self.with("get", Some(key), true, |con| {
+            self.with("read", Some(key), true, |con| {
                 ::redis::cmd("HMGET")
                     .arg(&rec)
                     .arg("val")
@@ -226,7 +232,7 @@ impl Records for RedisRecords {
             invocation.key(set);
         }
         invocation.arg(mode).arg(expected).arg(bytes).arg(key);
-        let done: i64 = self.with("put", Some(key), false, |con| invocation.invoke(con))?;
+        let done: i64 = self.with("write", Some(key), false, |con| invocation.invoke(con))?;
         Ok(done == 1)
     }
 
@@ -239,6 +245,27 @@ impl Records for RedisRecords {
         invocation.arg(key);
         let _: i64 = self.with("remove", Some(key), true, |con| invocation.invoke(con))?;
         Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("the Redis state at {}", self.shown)
+    }
+
+    fn check(&self) -> Result<()> {
+        super::judge(&self.describe(), SCHEMA, self.schema_version()?)
+    }
+
+    /// Version 1 is the layout above; later ones will rewrite it under the same key.
+    fn migrate(&self) -> Result<Migrated> {
+        let key = format!("{}schema", self.prefix);
+        let from = self.schema_version()?.unwrap_or(0);
+        if from < SCHEMA {
+            let _: () = self.with("write", Some("schema"), false, |con| {
+                ::redis::cmd("SET").arg(&key).arg(SCHEMA).query(con)
+            })?;
+        }
+        self.check()?;
+        Ok(Migrated { from, to: SCHEMA })
     }
 
     fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()> {

@@ -20,10 +20,11 @@ fn the_local_state_folder_keeps_records() {
             site: false,
             storage: None,
             state: None,
+            state_files: None,
         },
     )
     .unwrap();
-    contract(super::of(&reg.store).as_ref());
+    contract(reg.state().unwrap());
     let log = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2, "{log}");
 }
@@ -32,7 +33,7 @@ fn the_local_state_folder_keeps_records() {
 #[test]
 fn object_storage_keeps_records() {
     let bucket = crate::storage::bucket::tests::bucket("state-contract", "state");
-    let records = super::objects::Objects::new(&bucket);
+    let records = super::objects::Objects::new(bucket);
     contract(&records);
     assert_eq!(records.list("audit").unwrap().len(), 2);
 }

@@ -52,22 +52,34 @@ impl Location {
     }
 }
 
-/// The rules for `[storage]` and `[state]`: both or neither; the private files never inside
-/// the public location; no git index on object storage (its objects and refs cannot be moved
-/// safely by many writers with plain conditional writes, and cargo's sparse protocol needs
-/// none of it).
+/// The rules for `[storage]` and `[state]`: object storage needs a private location
+/// (`[state] url = "s3://..."`, or `files` beside a database `url`), which a registry in a
+/// folder does not use; the private files never inside the public location; no git index on
+/// object storage (its objects and refs cannot be moved safely by many writers with plain
+/// conditional writes, and cargo's sparse protocol needs none of it).
 pub fn check(
     storage: Option<&Location>,
-    state: Option<&Location>,
+    state: Option<&crate::state::StateSettings>,
     git: bool,
 ) -> anyhow::Result<()> {
     use anyhow::bail;
-    let (storage, state) = match (storage, state) {
+    if let Some(state) = state {
+        state.check()?;
+    }
+    let private = state.and_then(|s| s.files_location());
+    let (storage, state) = match (storage, private) {
         (None, None) => return Ok(()),
-        (Some(_), None) => bail!("`[storage]` needs a `[state]` location for the private files"),
-        (None, Some(_)) => bail!("`[state]` is only used with `[storage]`"),
+        (Some(_), None) => bail!(
+            "`[storage]` needs a private location in object storage: `[state] url = \"s3://...\"`, \
+             or `[state] files = \"s3://...\"` beside a database `url`"
+        ),
+        (None, Some(_)) => bail!(
+            "`[state] url = \"s3://...\"` and `[state] files` are only used with `[storage]` \
+             (a registry in a folder keeps its private files in `state/`)"
+        ),
         (Some(a), Some(b)) => (a, b),
     };
+    let state = &state;
     if git {
         bail!(
             "a registry in object storage has no git index: set `[git] enabled = false` \

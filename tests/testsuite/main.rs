@@ -28,9 +28,9 @@ mod s3_server;
 mod serve;
 mod serve_cache;
 mod site;
-mod state_sql;
 #[cfg(all(feature = "redis", feature = "mongodb"))]
 mod state_kv;
+mod state_sql;
 mod support;
 mod tokens;
 mod transfer;

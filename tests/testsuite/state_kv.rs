@@ -262,7 +262,10 @@ fn redis_errors_name_the_backend_and_the_operation_but_no_password() {
     let url = format!("redis://ktra:Sekret0Word@127.0.0.1:{port}/");
     let e = RedisRecords::connect(&url).err().expect("nothing listens");
     let text = format!("{e:#}");
-    assert!(text.starts_with("redis: connect at "), "{text}");
+    assert!(
+        text.starts_with("failed to connect to the Redis state at "),
+        "{text}"
+    );
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("Sekret0Word"), "{text}");
     assert!(text.contains("ktra:***@"), "{text}");
@@ -275,14 +278,14 @@ fn redis_errors_name_the_backend_and_the_operation_but_no_password() {
     let e = records.get("users/a.json").expect_err("the server is gone");
     let text = format!("{e:#}");
     assert!(
-        text.starts_with("redis: get `users/a.json` at redis://127.0.0.1:"),
+        text.starts_with("failed to read `users/a.json` in the Redis state at redis://127.0.0.1:"),
         "{text}"
     );
     let e = records
         .put("users/b.json", b"1", Expect::Absent)
         .expect_err("the server is gone");
     assert!(
-        format!("{e:#}").starts_with("redis: put `users/b.json`"),
+        format!("{e:#}").starts_with("failed to write `users/b.json`"),
         "{e:#}"
     );
 }
@@ -304,13 +307,16 @@ fn redis_with_a_password_connects_and_a_wrong_one_is_not_shown() {
     let bad = format!("redis://default:Wrong0Word@127.0.0.1:{port}/");
     let text = format!("{:#}", RedisRecords::connect(&bad).err().expect("refused"));
     assert!(
-        text.starts_with("redis: connect at redis://default:***@"),
+        text.starts_with("failed to connect to the Redis state at redis://default:***@"),
         "{text}"
     );
     assert!(!text.contains("Wrong0Word"), "{text}");
     let none = format!("redis://127.0.0.1:{port}/");
     let text = format!("{:#}", RedisRecords::connect(&none).err().expect("refused"));
-    assert!(text.starts_with("redis: connect at "), "{text}");
+    assert!(
+        text.starts_with("failed to connect to the Redis state at "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -453,7 +459,10 @@ fn mongo_errors_name_the_backend_and_the_operation_but_no_password() {
     let e = MongoRecords::connect(&url).err().expect("nothing listens");
     let text = format!("{e:#}");
     assert!(started.elapsed() < Duration::from_secs(30), "{text}");
-    assert!(text.starts_with("mongodb: connect (ping) at "), "{text}");
+    assert!(
+        text.starts_with("failed to connect to the MongoDB state at "),
+        "{text}"
+    );
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("Sekret0Word"), "{text}");
     assert!(text.contains("ktra:***@"), "{text}");
@@ -467,7 +476,9 @@ fn mongo_errors_name_the_backend_and_the_operation_but_no_password() {
     let text = format!("{e:#}");
     eprintln!("{text}");
     assert!(
-        text.starts_with("mongodb: get `users/a.json` at mongodb://127.0.0.1:"),
+        text.starts_with(
+            "failed to read `users/a.json` in the MongoDB state at mongodb://127.0.0.1:"
+        ),
         "{text}"
     );
 }

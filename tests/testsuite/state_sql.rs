@@ -6,7 +6,8 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use ktra::state::sql::{Migrated, Settings, Sql, latest_schema};
+use ktra::state::Migrated;
+use ktra::state::sql::{Settings, Sql, latest_schema};
 use ktra::state::{Expect, Records, contract::contract, update};
 
 use crate::support::dbservers::{MariaDb, Postgres};
@@ -200,8 +201,7 @@ fn never_shows_the_password(url: &str, password: &str, backend: &str) {
             assert!(text.contains("127.0.0.1"), "{text}");
         }
         assert!(
-            err.downcast_ref::<ktra::state::sql::StateFailure>()
-                .is_some(),
+            err.downcast_ref::<ktra::state::Unavailable>().is_some(),
             "{err:?}"
         );
     }

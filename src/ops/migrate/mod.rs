@@ -538,7 +538,14 @@ fn target_config(src: &Registry, opts: &MigrateOptions) -> Result<Config> {
     match &opts.to {
         Destination::Buckets { storage, state, .. } => {
             config.storage = Some(Location::new(storage));
-            config.state = Some(Location::new(state));
+            config.state = Some(match config.state.take() {
+                // Records in a database stay there; the private files go to `state`.
+                Some(mut db) if crate::state::Kind::of_url(&db.url)?.is_database() => {
+                    db.files = Some(state.clone());
+                    db
+                }
+                _ => crate::state::StateSettings::new(state),
+            });
             config.git = GitSettings {
                 enabled: false,
                 remote: None,
@@ -546,7 +553,13 @@ fn target_config(src: &Registry, opts: &MigrateOptions) -> Result<Config> {
         }
         Destination::Folder { git, .. } => {
             config.storage = None;
-            config.state = None;
+            config.state = match config.state.take() {
+                Some(mut db) if crate::state::Kind::of_url(&db.url)?.is_database() => {
+                    db.files = None;
+                    Some(db)
+                }
+                _ => None,
+            };
             config.git = GitSettings {
                 enabled: *git,
                 remote: None,
@@ -597,7 +610,7 @@ fn open_target(
         }
     }
     let store = Registry::store_for(&config, root.clone())?;
-    let reg = Registry { config, store };
+    let reg = Registry::new(config, store);
     let remote = reg.store.is_remote();
     let mut existing = BTreeSet::new();
     for area in [Area::Public, Area::State] {

@@ -21,6 +21,7 @@ fn registry(dir: &std::path::Path) -> Registry {
             site: true,
             storage: None,
             state: None,
+            state_files: None,
         },
     )
     .unwrap()

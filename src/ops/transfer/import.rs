@@ -119,6 +119,7 @@ pub fn import(
                     site: true,
                     storage: None,
                     state: None,
+                    state_files: None,
                 },
             )
             .context("failed to create the registry")?;

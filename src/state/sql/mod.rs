@@ -19,7 +19,7 @@ mod schema;
 
 pub use schema::{MIGRATIONS, latest as latest_schema};
 
-use super::{Expect, Record, Records};
+use super::{Expect, Migrated, Record, Records, Unavailable};
 use anyhow::{Context, Result, anyhow, bail};
 use std::time::Duration;
 
@@ -75,12 +75,6 @@ impl Default for Settings {
     }
 }
 
-/// A failure of the database (unreachable, refused the credentials, an error, a timeout): a
-/// failure of the state server, not of the request that needed it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StateFailure(pub String);
-
 #[derive(Clone)]
 enum Pool {
     #[cfg(feature = "postgres")]
@@ -117,15 +111,6 @@ impl std::fmt::Debug for Sql {
     }
 }
 
-/// What [`Sql::migrate`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Migrated {
-    /// The schema version found (0: none).
-    pub from: i64,
-    /// The schema version now.
-    pub to: i64,
-}
-
 /// What a migration found under its lock.
 enum MigrateOutcome {
     Done(Migrated),
@@ -148,7 +133,7 @@ impl Sql {
             .thread_name("ktra-sql")
             .build()
             .with_context(what)?;
-        let scrub = |e: sqlx::Error| StateFailure(scrubbed(&e.to_string(), &secrets));
+        let scrub = |e: sqlx::Error| Unavailable(scrubbed(&e.to_string(), &secrets));
         // The pool starts its maintenance tasks on the runtime it is made in.
         let entered = runtime.enter();
         let pool = match dialect {
@@ -243,7 +228,7 @@ impl Sql {
             Ok(Err(_elapsed)) => format!("no answer within {limit:?}"),
             Err(_) => "the client stopped in the middle of a request".to_owned(),
         };
-        Err(anyhow::Error::new(StateFailure(cause)).context(format!(
+        Err(anyhow::Error::new(Unavailable(cause)).context(format!(
             "failed to {op} in the {} state at {}",
             self.dialect.name(),
             self.shown
@@ -275,23 +260,7 @@ impl Sql {
     /// Refuses a database this binary cannot use: no schema, an older one (migrate it), or a
     /// newer one (written by a newer ktra).
     pub fn check(&self) -> Result<()> {
-        let latest = schema::latest();
-        let (name, shown) = (self.dialect.name(), &self.shown);
-        match self.schema_version()? {
-            Some(v) if v == latest => Ok(()),
-            Some(v) if v > latest => bail!(
-                "the {name} state at {shown} has schema version {v}, newer than this ktra's \
-                 ({latest}): it was migrated by a newer ktra; use that version (or newer)"
-            ),
-            None | Some(0) => bail!(
-                "the {name} state at {shown} has no ktra schema yet: apply the migrations \
-                 first (`ktra state migrate`)"
-            ),
-            Some(v) => bail!(
-                "the {name} state at {shown} has schema version {v}, older than this ktra's \
-                 ({latest}): apply the migrations first (`ktra state migrate`)"
-            ),
-        }
+        super::judge(&self.describe(), schema::latest(), self.schema_version()?)
     }
 
     /// Applies the migrations the database lacks, under a database lock (two migrating at
@@ -438,6 +407,18 @@ fn scrubbed(text: &str, secrets: &[String]) -> String {
 }
 
 impl Records for Sql {
+    fn describe(&self) -> String {
+        format!("the {} state at {}", self.dialect.name(), self.shown)
+    }
+
+    fn check(&self) -> Result<()> {
+        Sql::check(self)
+    }
+
+    fn migrate(&self) -> Result<Migrated> {
+        Sql::migrate(self)
+    }
+
     fn get(&self, key: &str) -> Result<Option<Record>> {
         let key = key.to_owned();
         let op = format!("read `{key}`");
