@@ -30,6 +30,7 @@ mod serve_cache;
 mod site;
 #[cfg(all(feature = "redis", feature = "mongodb"))]
 mod state_kv;
+mod state_shared;
 mod state_sql;
 mod support;
 mod tokens;
