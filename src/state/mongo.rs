@@ -96,7 +96,12 @@ impl MongoRecords {
             .find_one(doc! { "_id": "schema" })
             .run()
             .map_err(|e| self.error("read", Some("schema"), &e))?;
-        Ok(found.and_then(|d| d.get_i64("version").ok()))
+        // A server may keep a small number as a 32-bit one (the stand-in does).
+        Ok(found.and_then(|d| match d.get("version") {
+            Some(mongodb::bson::Bson::Int64(v)) => Some(*v),
+            Some(mongodb::bson::Bson::Int32(v)) => Some(i64::from(*v)),
+            _ => None,
+        }))
     }
 }
 
