@@ -50,11 +50,20 @@ impl Registry {
 
     /// The registry's records, wherever its settings keep them; opened (connected) once.
     pub fn state(&self) -> Result<&dyn crate::state::Records> {
+        Ok(self.state_shared()?.as_ref())
+    }
+
+    /// [`Registry::state`], to be kept beyond the registry.
+    pub fn state_arc(&self) -> Result<std::sync::Arc<dyn crate::state::Records>> {
+        self.state_shared().cloned()
+    }
+
+    fn state_shared(&self) -> Result<&std::sync::Arc<dyn crate::state::Records>> {
         if let Some(records) = self.records.get() {
-            return Ok(records.as_ref());
+            return Ok(records);
         }
         let opened = crate::state::open(&self.config, &self.store)?;
-        Ok(self.records.get_or_init(|| opened).as_ref())
+        Ok(self.records.get_or_init(|| opened))
     }
 
     /// The registry named on the command line or by `KTRA_REGISTRY`, else the nearest

@@ -137,9 +137,7 @@ pub fn audit(records: &dyn Records, event: serde_json::Value) -> Result<()> {
     if let (Some(obj), serde_json::Value::Object(extra)) = (line.as_object_mut(), event) {
         obj.extend(extra);
     }
-    let stamp = humantime::format_rfc3339_millis(now)
-        .to_string()
-        .replace(':', "");
+    let stamp = state::stamp(now);
     records.append_audit(&stamp, line.to_string().as_bytes())
 }
 

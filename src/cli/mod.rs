@@ -9,6 +9,7 @@ mod migrate;
 mod mirror;
 mod owner;
 mod serve;
+mod state;
 mod transfer;
 mod users;
 mod yank;
@@ -86,6 +87,9 @@ enum Command {
     Import(transfer::ImportArgs),
     /// Copy the registry into object storage (`--to s3://…`), or from there into a folder, verified.
     Migrate(migrate::MigrateArgs),
+    /// The records (users, tokens, owners, audit log): schema migrations, checks, copies between backends.
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 pub struct Context {
@@ -126,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => transfer::export(a, &ctx),
         Command::Import(a) => transfer::import(a, &ctx),
         Command::Migrate(a) => migrate::run(a, &ctx),
+        Command::State(c) => state::run(c, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

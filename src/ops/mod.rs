@@ -15,6 +15,7 @@ pub mod rebuild;
 pub mod remove;
 pub mod set_url;
 pub mod site;
+pub mod state;
 pub mod transfer;
 pub mod users;
 pub mod verify;

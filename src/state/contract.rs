@@ -67,7 +67,31 @@ pub fn contract(records: &dyn Records) {
     records
         .append_audit("2026-12-06T040000.000Z", b"{\"event\":\"test\"}")
         .unwrap();
+    let second = b"{\"time\":\"2026-12-06T04:00:01Z\",\"event\":\"test\"}";
     records
-        .append_audit("2026-12-06T040000.000Z", b"{\"event\":\"test\"}")
+        .append_audit("2026-12-06T040001.000Z", second)
         .unwrap();
+    // Read back in order; the state folder's stamp is the line's `time` (none: empty).
+    let mut events = Vec::new();
+    records
+        .audit_events(&mut |stamp, line| {
+            events.push((stamp.to_owned(), line.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].1, b"{\"event\":\"test\"}");
+    assert!(
+        ["", "2026-12-06T040000.000Z"].contains(&events[0].0.as_str()),
+        "{events:?}"
+    );
+    assert_eq!(
+        events[1],
+        ("2026-12-06T040001.000Z".to_owned(), second.to_vec())
+    );
+    // Every record, and nothing else (not the audit events, wherever a backend keeps them).
+    assert_eq!(
+        records.list("").unwrap(),
+        ["owners/x.json", "tokens/ab.json", "users/alice.json"]
+    );
 }

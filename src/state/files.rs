@@ -4,8 +4,11 @@
 
 use super::{Expect, Record, Records};
 use crate::storage::{Area, Store};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
+
+/// The audit log: one JSON line an event.
+const AUDIT_LOG: &str = "audit.jsonl";
 
 pub struct Files {
     store: Store,
@@ -42,8 +45,17 @@ impl Records for Files {
         }))
     }
 
+    /// `""` lists the record folders only: the state folder holds other files too.
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        self.store.walk(Area::State, prefix)
+        if !prefix.trim_end_matches('/').is_empty() {
+            return self.store.walk(Area::State, prefix);
+        }
+        let mut keys = Vec::new();
+        for folder in super::RECORD_FOLDERS {
+            keys.extend(self.store.walk(Area::State, folder)?);
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     fn put(&self, key: &str, bytes: &[u8], expect: Expect) -> Result<bool> {
@@ -72,6 +84,30 @@ impl Records for Files {
         let mut with_newline = line.to_vec();
         with_newline.push(b'\n');
         self.store
-            .append_private(Area::State, "audit.jsonl", &with_newline)
+            .append_private(Area::State, AUDIT_LOG, &with_newline)
+    }
+
+    /// The lines of `audit.jsonl`, read as a stream.
+    fn audit_events(&self, each: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        use std::io::BufRead;
+        let Some(file) = self.store.open(Area::State, AUDIT_LOG)? else {
+            return Ok(());
+        };
+        let path = self.store.path(Area::State, AUDIT_LOG);
+        let mut reader = std::io::BufReader::new(file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("failed to read `{}`", path.display()))?;
+            if read == 0 {
+                return Ok(());
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            if !text.is_empty() {
+                each(&super::stamp_of_line(text), text)?;
+            }
+        }
     }
 }

@@ -21,7 +21,7 @@ pub mod settings;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod sql;
 
-pub use open::{open, open_at};
+pub use open::{open, open_at, open_in};
 pub use schema::{Migrated, judge};
 pub use settings::{Kind, StateSettings};
 
@@ -57,6 +57,10 @@ pub trait Records: Send + Sync {
     /// Appends one event (a JSON line without its newline) to the audit log; `stamp` is its
     /// time to the millisecond, for backends that name events by time.
     fn append_audit(&self, stamp: &str, line: &[u8]) -> Result<()>;
+    /// Hands every event of the audit log to `each`, oldest first, as `(stamp, line)`, a page
+    /// at a time where the backend pages (`ktra state copy`). The state folder keeps no stamp
+    /// of its own: its stamp is the line's `time` in the stamps' form, or empty.
+    fn audit_events(&self, each: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()>;
     /// The backend and where it is, for messages, never with a password (`the PostgreSQL
     /// state at postgres://ktra:***@db/ktra`).
     fn describe(&self) -> String;
@@ -73,6 +77,37 @@ pub trait Records: Send + Sync {
     fn shared(&self) -> bool {
         true
     }
+}
+
+/// The folders records live in. The state folder and the private location in object storage
+/// hold other private files beside them (the lock, the audit log, the site's and the mirror's
+/// files): there [`Records::list`] of `""` lists only these folders, so a new kind of record
+/// gets its folder here, or `ktra state copy` leaves it behind.
+pub const RECORD_FOLDERS: &[&str] = &["owners", "tokens", "user-ids", "users"];
+
+/// Whether a key is a record's (below one of [`RECORD_FOLDERS`]).
+pub fn is_record_key(key: &str) -> bool {
+    key.split_once('/')
+        .is_some_and(|(folder, rest)| !rest.is_empty() && RECORD_FOLDERS.contains(&folder))
+}
+
+/// An audit event's stamp (`2026-12-06T040000.123Z`: RFC 3339 to the millisecond, without
+/// colons) from the `time` of its line, or empty when it has none.
+pub fn stamp_of_line(line: &[u8]) -> String {
+    let time = serde_json::from_slice::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.get("time")?.as_str().map(str::to_owned));
+    match time.and_then(|t| humantime::parse_rfc3339_weak(&t).ok()) {
+        Some(at) => stamp(at),
+        None => String::new(),
+    }
+}
+
+/// The stamp of an audit event at `at`.
+pub fn stamp(at: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(at)
+        .to_string()
+        .replace(':', "")
 }
 
 /// A failure of the server keeping the records (unreachable, refused credentials, a driver

@@ -259,4 +259,25 @@ impl Records for MongoRecords {
             .map_err(|e| self.error("append to the audit log", None, &e))?;
         Ok(())
     }
+
+    /// The `audit` collection in insertion order (`_id`, an ObjectId, grows with time), read
+    /// through the driver's cursor a batch at a time.
+    fn audit_events(&self, each: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        let op = "read the audit log";
+        let cursor = self
+            .audit
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .run()
+            .map_err(|e| self.error(op, None, &e))?;
+        for found in cursor {
+            let found = found.map_err(|e| self.error(op, None, &e))?;
+            let stamp = found.get_str("stamp").unwrap_or("");
+            let event = found
+                .get_str("event")
+                .map_err(|e| anyhow!("failed to {op} in {}: bad `event`: {e}", self.describe()))?;
+            each(stamp, event.as_bytes())?;
+        }
+        Ok(())
+    }
 }

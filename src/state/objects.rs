@@ -29,10 +29,15 @@ impl Records for Objects {
         }))
     }
 
+    /// `""` lists the record folders only: the location holds the audit events (`audit/`) and
+    /// other private files too.
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let dir = prefix.trim_end_matches('/');
         let mut keys = self.bucket.list(dir)?;
-        keys.retain(|k| dir.is_empty() || k.starts_with(&format!("{dir}/")));
+        keys.retain(|k| match dir {
+            "" => super::is_record_key(k),
+            _ => k.starts_with(&format!("{dir}/")),
+        });
         keys.sort();
         Ok(keys)
     }
@@ -63,5 +68,19 @@ impl Records for Objects {
             }
         }
         bail!("failed to write an audit event: every name tried was taken")
+    }
+
+    /// The objects under `audit/`, in the order of their names (their stamps), one read each.
+    fn audit_events(&self, each: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        for key in self.list("audit")? {
+            // `audit/STAMP-RANDOM.json`: the random part is hex, the stamp has dashes.
+            let name = key.trim_start_matches("audit/").trim_end_matches(".json");
+            let stamp = name.rsplit_once('-').map_or("", |(stamp, _)| stamp);
+            // An event removed since the listing (by hand) is no longer part of the log.
+            if let Some(found) = self.bucket.get(&key)? {
+                each(stamp, &found.bytes)?;
+            }
+        }
+        Ok(())
     }
 }

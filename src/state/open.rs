@@ -20,7 +20,14 @@ pub fn open_at(target: &str) -> Result<Arc<dyn Records>> {
     if target.contains("://") {
         return open_url(target, None);
     }
-    let reg = crate::registry::Registry::open(std::path::Path::new(target))?;
+    open_in(&crate::registry::Registry::open(std::path::Path::new(
+        target,
+    ))?)
+}
+
+/// The records of an opened registry as its `ktra.toml` says (`KTRA_STATE_URL` aside: it is
+/// the running registry's, not every registry's).
+pub fn open_in(reg: &crate::registry::Registry) -> Result<Arc<dyn Records>> {
     let url = reg.config.state.as_ref().map(|s| s.url.clone());
     open_with(url, &reg.config, &reg.store)
 }

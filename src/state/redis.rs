@@ -31,6 +31,8 @@ pub const DEFAULT_PREFIX: &str = "ktra:";
 pub const POOL: usize = 8;
 /// The layout's version (records as hashes, folder sets, the audit stream).
 pub const SCHEMA: i64 = 1;
+/// How many audit events one `XRANGE` reads.
+const AUDIT_PAGE: usize = 500;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -281,5 +283,39 @@ impl Records for RedisRecords {
                 .query(con)
         })?;
         Ok(())
+    }
+
+    /// The stream by `XRANGE`, [`AUDIT_PAGE`] entries a call, each page after the last id
+    /// read (exclusive, `(ID`).
+    fn audit_events(&self, each: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        let stream = format!("{}audit", self.prefix);
+        let mut start = "-".to_owned();
+        loop {
+            let page: Vec<(String, Vec<Vec<u8>>)> =
+                self.with("read the audit log", None, true, |con| {
+                    ::redis::cmd("XRANGE")
+                        .arg(&stream)
+                        .arg(&start)
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(AUDIT_PAGE)
+                        .query(con)
+                })?;
+            for (_, fields) in &page {
+                let field = |name: &[u8]| {
+                    fields
+                        .chunks(2)
+                        .find(|pair| pair[0] == name)
+                        .and_then(|pair| pair.get(1))
+                };
+                let stamp = field(b"stamp").map(|s| String::from_utf8_lossy(s));
+                let line = field(b"event").map_or(&[][..], Vec::as_slice);
+                each(stamp.as_deref().unwrap_or(""), line)?;
+            }
+            match page.last() {
+                Some((id, _)) if page.len() == AUDIT_PAGE => start = format!("({id}"),
+                _ => return Ok(()),
+            }
+        }
     }
 }

@@ -648,6 +648,54 @@ impl Records for Sql {
             }),
         }
     }
+
+    /// The `ktra_audit` table by increasing id, a page at a time (keyset: each page one
+    /// indexed range read).
+    fn audit_events(&self, each: &mut dyn FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        let mut after = i64::MIN;
+        loop {
+            let page = self.audit_page(after)?;
+            for (_, stamp, line) in &page {
+                each(stamp, line.as_bytes())?;
+            }
+            match page.last() {
+                Some((id, _, _)) if page.len() as i64 == AUDIT_PAGE => after = *id,
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+/// How many audit events one query reads.
+const AUDIT_PAGE: i64 = 500;
+
+impl Sql {
+    /// One page of the audit log: the events after the id `after`, oldest first.
+    fn audit_page(&self, after: i64) -> Result<Vec<(i64, String, String)>> {
+        let op = "read the audit log";
+        match self.pool.clone() {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => self.run(op, async move {
+                sqlx::query_as::<_, (i64, String, String)>(
+                    "SELECT id, stamp, line FROM ktra_audit WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after)
+                .bind(AUDIT_PAGE)
+                .fetch_all(&pool)
+                .await
+            }),
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(pool) => self.run(op, async move {
+                sqlx::query_as::<_, (i64, String, String)>(
+                    "SELECT id, stamp, line FROM ktra_audit WHERE id > ? ORDER BY id LIMIT ?",
+                )
+                .bind(after)
+                .bind(AUDIT_PAGE)
+                .fetch_all(&pool)
+                .await
+            }),
+        }
+    }
 }
 
 #[cfg(feature = "postgres")]
