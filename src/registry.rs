@@ -36,6 +36,12 @@ impl Registry {
         next
     }
 
+    /// Whether the tree and the records are local files (reads of microseconds), rather than
+    /// a bucket or a database across the network.
+    pub fn records_are_local(&self) -> bool {
+        !self.store.is_remote() && self.state().is_ok_and(|s| !s.shared())
+    }
+
     /// Uses these (already opened) records from now on: `ktra init`, which opened the
     /// database with a password it does not write down.
     pub fn use_state(&self, records: std::sync::Arc<dyn crate::state::Records>) {

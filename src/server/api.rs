@@ -34,13 +34,14 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 /// The registry reads of a request (its token, a crate's owners) where they belong: at once on
-/// the local tree (microseconds from the page cache), on a blocking thread when the registry is
-/// in object storage (network round trips, which must not stall an event loop).
+/// the local tree with its state folder (microseconds from the page cache), on a blocking
+/// thread when the registry is in object storage or its records in a database (network round
+/// trips, which must not stall an event loop).
 pub(super) async fn off<T: Send + 'static>(
     reg: &Arc<Registry>,
     f: impl FnOnce(&Registry) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    if !reg.store.is_remote() {
+    if reg.records_are_local() {
         return f(reg);
     }
     let reg = reg.clone();

@@ -55,6 +55,7 @@ impl Service<Request<Incoming>> for Dispatch {
         // A file of the registry's own tree is answered here and now: no task state, no clone.
         if let Some(local) = &self.state.local
             && self.state.pull.is_none()
+            && self.state.inline_reads
             && is_file_request(req.method(), req.uri().path())
         {
             let (parts, _) = req.into_parts();

@@ -42,6 +42,10 @@ struct AppState {
     settings: settings::Live,
     /// The pull-through, with `--mirror-upstream`.
     pull: Option<crate::mirror::pull::PullThrough>,
+    /// A token check reads a local file (the tree and its state folder are on this machine),
+    /// fast enough for an event-loop thread; otherwise it is a network round trip (a bucket, a
+    /// database) and runs on a blocking thread.
+    inline_reads: bool,
 }
 
 struct LocalTree {
@@ -107,27 +111,31 @@ async fn file(
 async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
     if let Some(local) = &state.local
         && state.pull.is_none()
+        && state.inline_reads
     {
         return serve_local_file(local, state, method, uri, headers);
     }
-    if let Some(pull) = &state.pull {
-        if let Err(refusal) = check_read(state, headers).await {
-            return axum::response::IntoResponse::into_response(refusal);
-        }
-        if let Some(rel) = paths::relative(uri.path()) {
-            match mirror::route(&rel) {
-                mirror::Route::Index(name) => {
-                    return mirror::index(pull, name, method, headers).await;
-                }
-                mirror::Route::Crate(file) => {
-                    if let Some(refusal) = mirror::ensure_crate(pull, file).await {
-                        return refusal;
-                    }
-                }
-                mirror::Route::Static => {}
+    if (state.pull.is_some() || state.local.is_some())
+        && let Err(refusal) = check_read(state, headers).await
+    {
+        return axum::response::IntoResponse::into_response(refusal);
+    }
+    if let Some(pull) = &state.pull
+        && let Some(rel) = paths::relative(uri.path())
+    {
+        match mirror::route(&rel) {
+            mirror::Route::Index(name) => {
+                return mirror::index(pull, name, method, headers).await;
             }
+            mirror::Route::Crate(file) => {
+                if let Some(refusal) = mirror::ensure_crate(pull, file).await {
+                    return refusal;
+                }
+            }
+            mirror::Route::Static => {}
         }
     }
+
     match &state.local {
         Some(local) => files::serve(&local.public_dir, &local.public, method, uri, headers),
         // Checks the token again (the bucket's reads do it on their own thread).
@@ -139,7 +147,7 @@ async fn serve_file(state: &AppState, method: &Method, uri: &Uri, headers: &Head
 /// the token's record is read from the state bucket).
 async fn check_read(state: &AppState, headers: &HeaderMap) -> Result<(), error::ApiError> {
     let reg = state.registry();
-    if state.local.is_some() {
+    if state.inline_reads {
         return auth::check_read(&reg, headers);
     }
     let headers = headers.clone();
@@ -215,6 +223,7 @@ pub fn run(reg: &Registry, listen: SocketAddr, opts: ServeOptions, printer: Prin
         local,
         settings: settings::Live::new(reg),
         pull,
+        inline_reads: reg.records_are_local(),
     });
     let service = dispatch::Dispatch::new(state.clone(), router(state.clone()));
     let served = listen::run(
