@@ -28,6 +28,13 @@ mod s3_server;
 mod serve;
 mod serve_cache;
 mod site;
+#[cfg(all(
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis",
+    feature = "mongodb"
+))]
+mod state_down;
 #[cfg(all(feature = "redis", feature = "mongodb"))]
 mod state_kv;
 mod state_sql;

@@ -169,7 +169,8 @@ impl Server {
         (self.supervisor, self.stdin, self.pid) = (supervisor, Some(stdin), pid);
     }
 
-    /// Freezes the server and every process of its group (SIGSTOP): its port still accepts
+    /// Freezes the server and every process it started (SIGSTOP; PostgreSQL's backends are
+    /// in sessions of their own, so not in its process group): its port still accepts
     /// connections (the kernel completes them) but nothing answers, as with a hung server.
     pub fn pause(&mut self) {
         assert!(
@@ -177,14 +178,20 @@ impl Server {
             "{} is not running",
             self.name
         );
-        signal("STOP", &format!("-{}", self.pid));
+        signal("STOP", &self.pid.to_string());
+        for pid in descendants(self.pid) {
+            signal("STOP", &pid.to_string());
+        }
         self.paused = true;
     }
 
     /// Lets a [`Server::pause`]d server run again.
     pub fn resume(&mut self) {
         if self.paused {
-            signal("CONT", &format!("-{}", self.pid));
+            for pid in descendants(self.pid) {
+                signal("CONT", &pid.to_string());
+            }
+            signal("CONT", &self.pid.to_string());
             self.paused = false;
         }
     }
@@ -736,7 +743,43 @@ fn option_value(argv: &[OsString], name: &str) -> Option<String> {
     argv.get(i + 1).map(|v| v.to_string_lossy().into_owned())
 }
 
-/// `kill -s SIGNAL TARGET` (a pid, or `-PGID` for a process group).
+/// The processes below `pid` (children, their children, ...), from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // `PID (COMM) STATE PPID ...`: the command may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((child, ppid))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// `kill -s SIGNAL PID`.
 fn signal(name: &str, target: &str) {
     let status = Command::new("kill")
         .args(["-s", name, "--", target])
