@@ -51,6 +51,20 @@ pub(super) async fn off<T: Send + 'static>(
     }
 }
 
+/// Appends an event of a change already made to the audit log. A failure (the state server
+/// went away between the change and its line) does not undo the change, nor turn its answer
+/// into an error: the event goes to the server's log instead, for the administrator to
+/// restore.
+pub(super) fn audit(reg: &Registry, event: Value) {
+    if let Err(e) = reg.state().and_then(|s| store::audit(s, event.clone())) {
+        eprintln!(
+            "warning: an audit event was not recorded (the change it describes was made): \
+             {event}\n  cause: {}",
+            crate::redact::url_credentials(&format!("{e:#}"))
+        );
+    }
+}
+
 pub async fn yank(
     state: State<Arc<AppState>>,
     headers: HeaderMap,
@@ -92,8 +106,7 @@ async fn set_yanked(
     blocking(reg.root(), move || {
         crate::ops::yank::set_yanked(&r, &name, &version, yanked, Printer::new(true))?;
         let event = if yanked { "yank" } else { "unyank" };
-        let _ = r.state().and_then(|s| store::audit(s,
-            json!({ "event": event, "login": token.login, "token": token.id, "crate": name, "vers": vers })));
+        audit(&r, json!({ "event": event, "login": token.login, "token": token.id, "crate": name, "vers": vers }));
         Ok(())
     })
     .await?;
@@ -115,15 +128,13 @@ pub async fn owners(
                 format!("crate `{name}` does not exist"),
             ));
         }
-        let records = reg.state().map_err(|e| ApiError::from_op(&e, reg.root()))?;
+        let records = reg.state().map_err(|e| ApiError::from_state(&e))?;
         let logins = store::owners(records, &name)
-            .map_err(|e| ApiError::from_op(&e, reg.root()))?
+            .map_err(|e| ApiError::from_state(&e))?
             .unwrap_or_default();
         let mut users = Vec::new();
         for login in logins {
-            if let Some(u) =
-                store::user(records, &login).map_err(|e| ApiError::from_op(&e, reg.root()))?
-            {
+            if let Some(u) = store::user(records, &login).map_err(|e| ApiError::from_state(&e))? {
                 users.push(json!({ "id": u.id, "login": u.login, "name": u.name }));
             }
         }
@@ -179,8 +190,7 @@ async fn change_owners(
     let r = reg.clone();
     let msg = blocking(reg.root(), move || {
         let msg = crate::ops::owners::change(&r, &name, &body.users, add, Printer::new(true))?;
-        let _ = r.state().and_then(|s| store::audit(s,
-            json!({ "event": if add { "owner-added" } else { "owner-removed" }, "login": token.login, "token": token.id, "crate": name, "users": body.users })));
+        audit(&r, json!({ "event": if add { "owner-added" } else { "owner-removed" }, "login": token.login, "token": token.id, "crate": name, "users": body.users }));
         Ok(msg)
     })
     .await?;

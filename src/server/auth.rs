@@ -72,8 +72,10 @@ fn token(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
         ));
     };
     let hash = auth::token_hash(value);
-    let records = reg.state().map_err(|e| ApiError::from_op(&e, reg.root()))?;
-    let record = store::token(records, &hash).map_err(|e| ApiError::from_op(&e, reg.root()))?;
+    // A record that cannot be read is the server's failure (503 when its state server is
+    // down), never "unknown token".
+    let records = reg.state().map_err(|e| ApiError::from_state(&e))?;
+    let record = store::token(records, &hash).map_err(|e| ApiError::from_state(&e))?;
     let Some(record) = record else {
         refused(reg, &hash[..12], "unknown token");
         return Err(ApiError::new(
@@ -82,7 +84,7 @@ fn token(reg: &Registry, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
         ));
     };
     if store::user(records, &record.login)
-        .map_err(|e| ApiError::from_op(&e, reg.root()))?
+        .map_err(|e| ApiError::from_state(&e))?
         .is_none()
     {
         refused(reg, &record.id, "user removed");
@@ -120,7 +122,7 @@ pub fn require_owner(reg: &Registry, login: &str, krate: &str) -> Result<(), Api
     let owners = reg
         .state()
         .and_then(|s| store::owners(s, krate))
-        .map_err(|e| ApiError::from_op(&e, reg.root()))?
+        .map_err(|e| ApiError::from_state(&e))?
         .unwrap_or_default();
     if owners.iter().any(|o| o == login) {
         Ok(())

@@ -24,11 +24,15 @@ impl ApiError {
         }
     }
 
-    /// An error from the shared operations on the registry at `root`: typed refusals keep
-    /// their status; a lock that could not be had in time is 503; anything else is the
+    /// An error from the shared operations on the registry at `root`: a failure of the state
+    /// server (anywhere in the chain) is 503, whatever else the chain holds; typed refusals
+    /// keep their status; a lock that could not be had in time is 503; anything else is the
     /// request's fault (validation, 400) unless it is an I/O failure (500).
     pub fn from_op(e: &anyhow::Error, root: &Path) -> Self {
         use crate::ops::add::Refusal;
+        if state_unavailable(e) {
+            return Self::state_unavailable(e);
+        }
         let status = match e.downcast_ref::<Refusal>() {
             Some(Refusal::NotOwner(_)) => StatusCode::FORBIDDEN,
             Some(Refusal::Exists(_)) => StatusCode::CONFLICT,
@@ -49,14 +53,34 @@ impl ApiError {
         }
     }
 
+    /// A failure to read or write the records (users, tokens, owners): never the request's
+    /// fault, so never a refusal: 503 when the state server is unavailable, else 500.
+    pub fn from_state(e: &anyhow::Error) -> Self {
+        if state_unavailable(e) {
+            Self::state_unavailable(e)
+        } else {
+            Self::internal(e)
+        }
+    }
+
+    /// The state server (a database keeping users, tokens and owners) did not answer or
+    /// refused: 503, which cargo shows. The client learns neither the server's URL nor the
+    /// driver's words; the server's log gets the whole cause under a request id.
+    pub fn state_unavailable(e: &dyn std::fmt::Display) -> Self {
+        let id = log_failure(e);
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{STATE_UNAVAILABLE}: try again in a moment (request id {id}; the cause is in \
+                 the log of `ktra serve`)"
+            ),
+        )
+    }
+
     /// A failure on the server's side: the client gets a request id, the server's log the
     /// whole cause.
     pub fn internal(e: &dyn std::fmt::Display) -> Self {
-        let id = request_id();
-        eprintln!(
-            "error: request {id} failed: {}",
-            crate::redact::url_credentials(&format!("{e:#}"))
-        );
+        let id = log_failure(e);
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(
@@ -65,6 +89,28 @@ impl ApiError {
             ),
         )
     }
+}
+
+/// What a client is told when the state server fails (the start of the 503's detail).
+pub const STATE_UNAVAILABLE: &str =
+    "the registry's state server is unavailable (users, tokens, owners)";
+
+/// Whether a failure of the state server is anywhere in the chain (as an error's source, or
+/// as a context layer).
+pub fn state_unavailable(e: &anyhow::Error) -> bool {
+    use crate::state::Unavailable;
+    e.downcast_ref::<Unavailable>().is_some() || e.chain().any(|c| c.is::<Unavailable>())
+}
+
+/// Writes the cause of a failed request to the server's log (credentials of URLs taken out)
+/// and gives the request id that names it there.
+fn log_failure(e: &dyn std::fmt::Display) -> String {
+    let id = request_id();
+    eprintln!(
+        "error: request {id} failed: {}",
+        crate::redact::url_credentials(&format!("{e:#}"))
+    );
+    id
 }
 
 /// Whether the registry lock could not be had in time (the wait is bounded in `storage::lock`),
@@ -172,5 +218,36 @@ mod tests {
         let api = ApiError::from_op(&e, Path::new("/srv/reg"));
         assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(api.detail.contains("try again"));
+    }
+
+    #[test]
+    fn a_failure_of_the_state_server_is_503_without_its_words() {
+        let root = Path::new("/srv/reg");
+        let cause = crate::state::Unavailable(
+            "error communicating with database: Connection refused (os error 111)".into(),
+        );
+        let e = anyhow::Error::new(cause)
+            .context("failed to read `tokens/ab.json` in the PostgreSQL state at postgres://ktra:***@db.internal:5432/ktra")
+            .context("failed to add `demo@1.0.0` to `/srv/reg`");
+        let api = ApiError::from_op(&e, root);
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(api.detail.starts_with(STATE_UNAVAILABLE), "{}", api.detail);
+        assert!(api.detail.contains("try again"), "{}", api.detail);
+        assert!(api.detail.contains("request id"), "{}", api.detail);
+        for hidden in ["db.internal", "postgres", "refused", "tokens/", "/srv"] {
+            assert!(!api.detail.contains(hidden), "{hidden}: {}", api.detail);
+        }
+    }
+
+    #[test]
+    fn the_state_server_wins_over_what_else_the_chain_holds() {
+        // A driver's timeout carried as an I/O error, under the state failure: still the
+        // state server's 503, not the lock's message nor a 500.
+        let e = io(std::io::ErrorKind::TimedOut)
+            .context(crate::state::Unavailable("no answer within 10s".into()))
+            .context("failed to write `owners/abc.json` in the Redis state at redis://h/");
+        let api = ApiError::from_op(&e, Path::new("/srv/reg"));
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(api.detail.starts_with(STATE_UNAVAILABLE), "{}", api.detail);
     }
 }

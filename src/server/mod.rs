@@ -20,6 +20,9 @@ pub mod publish_body;
 mod refusals;
 mod search;
 mod settings;
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reason: tests write their own crate files.
+mod state_down_tests;
 
 use crate::printer::Printer;
 use crate::registry::Registry;

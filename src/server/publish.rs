@@ -12,7 +12,7 @@ use super::AppState;
 use super::auth::{allow, check_publisher};
 use super::error::ApiError;
 use super::publish_body::{self, BodyError, Decoder, Meta};
-use crate::auth::{Scope, TokenRecord, store};
+use crate::auth::{Scope, TokenRecord};
 use crate::ops::add::{AddOptions, add_crates};
 use crate::ops::inspect::{CrateInput, CrateSource};
 use crate::printer::Printer;
@@ -74,8 +74,10 @@ pub async fn publish(
         });
         drop(temp);
         added?;
-        let _ = r.state().and_then(|s| store::audit(s,
-            json!({ "event": "publish", "login": token.login, "token": token.id, "crate": meta.name, "vers": meta.vers })));
+        super::api::audit(
+            &r,
+            json!({ "event": "publish", "login": token.login, "token": token.id, "crate": meta.name, "vers": meta.vers }),
+        );
         Ok(warnings)
     };
     // A version that landed with a warning (the git index or its remote behind) is published:

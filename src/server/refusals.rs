@@ -46,7 +46,7 @@ pub fn note(reg: &Registry, every: Duration, token: &str, reason: &str) {
         take(p)
     };
     if let Some(line) = line {
-        let _ = reg.state().and_then(|s| crate::auth::store::audit(s, line));
+        super::api::audit(reg, line);
     }
 }
 
@@ -57,7 +57,7 @@ pub fn flush(reg: &Registry) {
         guard.as_mut().and_then(take)
     };
     if let Some(line) = line {
-        let _ = reg.state().and_then(|s| crate::auth::store::audit(s, line));
+        super::api::audit(reg, line);
     }
 }
 

@@ -14,7 +14,8 @@
 //!
 //! The database is the URL's (`mongodb://HOST:PORT/DB`), `ktra` when the URL names none. The
 //! driver keeps its own bounded pool ([`POOL`] connections), reconnects by itself, and waits at
-//! most [`SELECTION_TIMEOUT`] for a server.
+//! most [`SELECTION_TIMEOUT`] for a server; an operation sent to a server that then stops
+//! answering is interrupted when a heartbeat ([`HEARTBEAT`]) times out.
 
 use super::{Expect, Migrated, Record, Records, Unavailable, redact, scrub};
 use anyhow::{Result, anyhow};
@@ -29,6 +30,10 @@ pub const POOL: u32 = 8;
 /// How long an operation waits for a usable server (down, unreachable, wrong address).
 pub const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the driver checks the server (its default is 10 s). An operation waits for a
+/// server that accepts connections and never answers at most about this plus
+/// [`CONNECT_TIMEOUT`] (the check's own timeout), then fails.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// The database when the URL names none.
 pub const DEFAULT_DATABASE: &str = "ktra";
 const DUPLICATE_KEY: i32 = 11000;
@@ -66,6 +71,9 @@ impl MongoRecords {
             .server_selection_timeout
             .get_or_insert(SELECTION_TIMEOUT);
         options.connect_timeout.get_or_insert(CONNECT_TIMEOUT);
+        // The driver has no timeout for an operation's reply: a server that stopped answering
+        // is found by the heartbeat, which then interrupts the operations waiting on it.
+        options.heartbeat_freq.get_or_insert(HEARTBEAT);
         let database = options
             .default_database
             .clone()

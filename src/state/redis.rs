@@ -14,10 +14,15 @@
 //!   entry with the fields `stamp` and `event`.
 //!
 //! Connections: a small pool of idle connections (at most [`POOL`]), opened on demand with a
-//! connect timeout and read/write timeouts; a connection that failed is dropped, so the next
-//! call connects again (a restarted server is picked up by itself). Reads and removals are
-//! tried once more on a fresh connection when a pooled one turns out to be dead; writes are
-//! not (a write that reached the server must not be applied twice).
+//! connect timeout (the handshake included) and read/write timeouts, so no call waits longer
+//! than [`CONNECT_TIMEOUT`] plus [`IO_TIMEOUT`] for a server that accepts connections and never
+//! answers. A connection that failed is dropped, and with it every idle one (they all went to
+//! the same server: after a restart they are all dead), so the next call connects again: a
+//! restarted server is picked up by itself. Reads and removals are tried once more on a fresh
+//! connection when a pooled one turns out to be closed (not when it timed out: the server is
+//! there but hung, and a second wait would only double the first). Writes are never sent
+//! twice (a write that reached the server must not be applied twice): a pooled connection is
+//! checked with a `PING` before a write, so a write after a restart goes to a live one.
 
 use super::{Expect, Migrated, Record, Records, Unavailable, redact};
 use ::redis::{Client, Connection, RedisError, Script};
@@ -128,13 +133,43 @@ impl RedisRecords {
         }
     }
 
+    /// An idle connection, if any.
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Drops every idle connection: one of them failed, so the server went away (and maybe
+    /// came back), and the others are just as dead.
+    fn forget_idle(&self) {
+        let dropped = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(dropped);
+    }
+
+    /// A connection for a write: an idle one that answers a `PING`, else a new one.
+    fn for_write(&self) -> ::redis::RedisResult<(Connection, bool)> {
+        if let Some(mut con) = self.take_idle() {
+            match ::redis::cmd("PING").query::<String>(&mut con) {
+                Ok(_) => return Ok((con, true)),
+                Err(e) if e.is_timeout() => return Err(e),
+                Err(_) => self.forget_idle(),
+            }
+        }
+        Ok((self.open()?, false))
+    }
+
     fn error(&self, op: &str, key: Option<&str>, e: &RedisError) -> anyhow::Error {
-        let cause = Unavailable(clean(e, self.secret.as_deref()));
+        let cause = if e.is_timeout() {
+            Unavailable(format!("no answer within {IO_TIMEOUT:?}"))
+        } else {
+            Unavailable(clean(e, self.secret.as_deref()))
+        };
         anyhow::Error::new(cause).context(super::failed_to(op, key, &self.describe()))
     }
 
-    /// Runs `f` on a connection from the pool (or a new one). With `retry`, a pooled
-    /// connection that turns out to be dead is replaced by a new one and `f` runs again.
+    /// Runs `f` on a connection from the pool (or a new one). With `retry` (reads and
+    /// removals), a pooled connection that turns out to be closed is replaced by a new one
+    /// and `f` runs again; without (writes), `f` runs once, on a connection that answered a
+    /// `PING` just before.
     fn with<T>(
         &self,
         op: &str,
@@ -142,19 +177,28 @@ impl RedisRecords {
         retry: bool,
         mut f: impl FnMut(&mut Connection) -> ::redis::RedisResult<T>,
     ) -> Result<T> {
-        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let was_pooled = pooled.is_some();
-        let mut con = match pooled {
-            Some(c) => c,
-            None => self.open().map_err(|e| self.error(op, key, &e))?,
+        let (mut con, was_pooled) = if retry {
+            match self.take_idle() {
+                Some(con) => (con, true),
+                None => (self.open().map_err(|e| self.error(op, key, &e))?, false),
+            }
+        } else {
+            self.for_write().map_err(|e| {
+                self.forget_idle();
+                self.error(op, key, &e)
+            })?
         };
         match f(&mut con) {
             Ok(v) => {
                 self.give_back(con);
                 Ok(v)
             }
-            Err(e) if retry && was_pooled && (e.is_connection_dropped() || e.is_io_error()) => {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() => {
                 drop(con);
+                self.forget_idle();
+                if !(retry && was_pooled) || e.is_timeout() {
+                    return Err(self.error(op, key, &e));
+                }
                 let mut con = self.open().map_err(|e| self.error(op, key, &e))?;
                 let v = f(&mut con).map_err(|e| self.error(op, key, &e))?;
                 self.give_back(con);

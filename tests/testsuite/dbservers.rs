@@ -214,6 +214,82 @@ fn mongo_stand_in_answers_pymongo_at_its_url() {
     assert_stopped("nx-27017", pid, port, Duration::from_secs(5));
 }
 
+/// Stopped (a clean shutdown) and started again, a server is back on its port with its data;
+/// paused, it accepts connections and answers nothing until resumed.
+#[test]
+fn servers_stop_and_start_again_on_their_port_with_their_data() {
+    let cli = find_program("redis-cli", &["/usr/bin"], "redis-tools");
+    let redis_cli = |url: &str, args: &[&str]| {
+        let mut cmd = Command::new(&cli);
+        cmd.args(["-u", url]).args(args);
+        client(cmd).stdout
+    };
+    let mut redis = Redis::start_durable();
+    let (url, port, dir) = (
+        redis.url(),
+        redis.server.port(),
+        redis.server.dir().to_owned(),
+    );
+    redis_cli(&url, &["set", "k", "v"]);
+    let pid = redis.server.pid();
+    redis.server.stop_keeping_data();
+    assert_stopped("redis-server", pid, port, Duration::from_secs(5));
+    assert!(dir.is_dir(), "the data dir went away with the server");
+    redis.server.start_again();
+    assert_eq!(redis.server.port(), port);
+    assert_eq!(redis_cli(&url, &["get", "k"]), "v\n");
+
+    // Paused: the connection is made, no answer comes.
+    redis.server.pause();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the kernel still accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    std::io::Write::write_all(&mut stream, b"PING\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    let read = std::io::Read::read(&mut stream, &mut buf);
+    assert!(read.is_err(), "a paused server answered: {read:?}");
+    redis.server.resume();
+    assert_eq!(redis_cli(&url, &["ping"]), "PONG\n");
+
+    let mut pg = Postgres::start();
+    let psql = |pg: &Postgres, sql: &str| {
+        let mut cmd = Command::new(pg.psql());
+        cmd.arg(pg.url())
+            .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-c", sql]);
+        client(cmd).stdout
+    };
+    psql(&pg, "create table t (x int); insert into t values (42)");
+    let (pid, port) = (pg.server.pid(), pg.server.port());
+    pg.server.stop_keeping_data();
+    assert_stopped("postgres", pid, port, Duration::from_secs(5));
+    pg.server.start_again();
+    assert_eq!(psql(&pg, "select x from t"), "42\n");
+
+    let mut mongo = Mongo::start();
+    let pymongo = |url: &str, code: &str| {
+        let mut py = Command::new("python3");
+        py.arg("-c")
+            .arg(format!(
+                "import sys, pymongo\n\
+                 c = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=10000)\n{code}"
+            ))
+            .arg(url);
+        client(py).stdout
+    };
+    let url = mongo.url();
+    pymongo(&url, "c.ktra.t.insert_one({'x': 42})");
+    let (pid, port) = (mongo.server.pid(), mongo.server.port());
+    mongo.server.stop_keeping_data();
+    assert_stopped("nx-27017", pid, port, Duration::from_secs(5));
+    mongo.server.start_again();
+    assert_eq!(mongo.url(), url, "nx-27017 came back on another port");
+    assert_eq!(
+        pymongo(&url, "print(c.ktra.t.find_one({}, {'_id': 0})['x'])"),
+        "42\n"
+    );
+}
+
 /// Set for the child process of [`a_dying_test_process_leaves_no_server_behind`].
 const HOLDER: &str = "KTRA_DBSERVERS_HOLD_A_SERVER";
 

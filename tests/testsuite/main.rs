@@ -35,6 +35,13 @@ mod site;
     feature = "mongodb"
 ))]
 mod state_cmd;
+#[cfg(all(
+    feature = "postgres",
+    feature = "mysql",
+    feature = "redis",
+    feature = "mongodb"
+))]
+mod state_down;
 #[cfg(all(feature = "redis", feature = "mongodb"))]
 mod state_kv;
 mod state_shared;

@@ -228,35 +228,6 @@ fn redis_concurrent_updates_lose_nothing() {
 }
 
 #[test]
-fn redis_get_latency_on_loopback() {
-    let server = Redis::start();
-    let records = RedisRecords::connect(&server.url()).unwrap();
-    assert!(
-        records
-            .put("tokens/ab.json", &[7u8; 200], Expect::Absent)
-            .unwrap()
-    );
-    for _ in 0..500 {
-        records.get("tokens/ab.json").unwrap().unwrap();
-    }
-    let mut took = Vec::with_capacity(10_000);
-    for _ in 0..10_000 {
-        let t = Instant::now();
-        let r = records.get("tokens/ab.json").unwrap();
-        took.push(t.elapsed());
-        assert_eq!(r.unwrap().bytes.len(), 200);
-    }
-    took.sort();
-    let p50 = took[took.len() / 2];
-    let p99 = took[took.len() * 99 / 100];
-    let max = took[took.len() - 1];
-    eprintln!("redis get over 10000 calls: p50 {p50:?}, p99 {p99:?}, max {max:?}");
-    // The target is p99 <= 1 ms; the bound here leaves room for a machine shared with other
-    // builds (the figures measured are in the notes).
-    assert!(p99 <= Duration::from_millis(5), "p99 {p99:?}");
-}
-
-#[test]
 fn redis_errors_name_the_backend_and_the_operation_but_no_password() {
     let port = closed_port();
     let url = format!("redis://ktra:Sekret0Word@127.0.0.1:{port}/");
@@ -421,34 +392,6 @@ fn mongo_first_writer_of_a_name_is_the_only_one() {
     let a: Arc<dyn Records> = Arc::new(MongoRecords::connect(&server.url()).unwrap());
     let b: Arc<dyn Records> = Arc::new(MongoRecords::connect(&server.url()).unwrap());
     race_for_names(a, b, 100);
-}
-
-#[test]
-fn mongo_get_latency_on_loopback() {
-    // nx-27017 is Python over SQLite: the figure is the stand-in's, not MongoDB's; it is
-    // printed for the notes, and bounded only loosely.
-    let server = Mongo::start();
-    let records = MongoRecords::connect(&server.url()).unwrap();
-    assert!(
-        records
-            .put("tokens/ab.json", &[7u8; 200], Expect::Absent)
-            .unwrap()
-    );
-    for _ in 0..100 {
-        records.get("tokens/ab.json").unwrap().unwrap();
-    }
-    let mut took = Vec::with_capacity(2_000);
-    for _ in 0..2_000 {
-        let t = Instant::now();
-        let r = records.get("tokens/ab.json").unwrap();
-        took.push(t.elapsed());
-        assert_eq!(r.unwrap().bytes.len(), 200);
-    }
-    took.sort();
-    let p50 = took[took.len() / 2];
-    let p99 = took[took.len() * 99 / 100];
-    eprintln!("mongodb (nx-27017) get over 2000 calls: p50 {p50:?}, p99 {p99:?}");
-    assert!(p99 <= Duration::from_millis(200), "p99 {p99:?}");
 }
 
 #[test]

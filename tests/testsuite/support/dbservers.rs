@@ -61,6 +61,11 @@ pub struct Server {
     pid: u32,
     port: u16,
     log: PathBuf,
+    /// The supervisor's arguments with the port the server got: what starts it again.
+    argv: Vec<OsString>,
+    readiness: Readiness,
+    /// Stopped by [`Server::pause`] (SIGSTOP), until [`Server::resume`].
+    paused: bool,
     // Dropped after the server has stopped (fields drop after `Drop::drop`); `None` once kept.
     dir: Option<tempfile::TempDir>,
 }
@@ -98,7 +103,101 @@ impl Server {
         self.supervisor.wait().expect("wait for the supervisor");
     }
 
+    /// Whether the server runs (not stopped by [`Server::stop_keeping_data`]).
+    pub fn running(&self) -> bool {
+        self.stdin.is_some()
+    }
+
+    /// Stops the server as its service manager would (its stop signal: a clean shutdown),
+    /// keeping its data and its port: [`Server::start_again`] brings it back as it was.
+    pub fn stop_keeping_data(&mut self) {
+        assert!(self.running(), "{} is not running", self.name);
+        if self.paused {
+            self.resume();
+        }
+        let stop = option_value(&self.argv, "--stop-signal").unwrap_or_else(|| "TERM".into());
+        signal(&stop, &self.pid.to_string());
+        // The server exits by itself: the supervisor exits with it and leaves the dir.
+        if wait_bounded(&mut self.supervisor, STOP_TIMEOUT).is_none() {
+            panic!(
+                "{} did not stop within {STOP_TIMEOUT:?} of SIG{stop}\n--- log\n{}",
+                self.name,
+                tail(&self.log())
+            );
+        }
+        drop(self.stdin.take());
+        // Nothing listens any more (a refused connection, as from a stopped server).
+        assert!(
+            TcpStream::connect(("127.0.0.1", self.port)).is_err(),
+            "{} still answers on port {} after stopping",
+            self.name,
+            self.port
+        );
+    }
+
+    /// Starts the server again after [`Server::stop_keeping_data`], on the same port, with the
+    /// same data.
+    pub fn start_again(&mut self) {
+        assert!(!self.running(), "{} is running", self.name);
+        let start_of_log = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        let (mut supervisor, stdin, pid) = spawn_supervisor(self.name, &self.argv, &self.log);
+        match await_ready(
+            &mut supervisor,
+            &self.log,
+            start_of_log,
+            self.readiness,
+            self.port,
+        ) {
+            Ready::Port(_) => {}
+            Ready::Exited(status, text) => panic!(
+                "{} did not start again on port {} ({})\n--- log\n{}",
+                self.name,
+                self.port,
+                describe(status),
+                tail(&text)
+            ),
+            Ready::TimedOut(text) => {
+                drop(stdin);
+                let _ = wait_bounded(&mut supervisor, STOP_TIMEOUT);
+                panic!(
+                    "{} was not ready again within {STARTUP_TIMEOUT:?}\n--- log\n{}",
+                    self.name,
+                    tail(&text)
+                );
+            }
+        }
+        (self.supervisor, self.stdin, self.pid) = (supervisor, Some(stdin), pid);
+    }
+
+    /// Freezes the server and every process it started (SIGSTOP; PostgreSQL's backends are
+    /// in sessions of their own, so not in its process group): its port still accepts
+    /// connections (the kernel completes them) but nothing answers, as with a hung server.
+    pub fn pause(&mut self) {
+        assert!(
+            self.running() && !self.paused,
+            "{} is not running",
+            self.name
+        );
+        signal("STOP", &self.pid.to_string());
+        for pid in descendants(self.pid) {
+            signal("STOP", &pid.to_string());
+        }
+        self.paused = true;
+    }
+
+    /// Lets a [`Server::pause`]d server run again.
+    pub fn resume(&mut self) {
+        if self.paused {
+            for pid in descendants(self.pid) {
+                signal("CONT", &pid.to_string());
+            }
+            signal("CONT", &self.pid.to_string());
+            self.paused = false;
+        }
+    }
+
     fn stop(&mut self) {
+        self.resume();
         // Closing stdin tells the supervisor to stop the server.
         drop(self.stdin.take());
         let deadline = Instant::now() + STOP_TIMEOUT;
@@ -367,19 +466,29 @@ impl MariaDb {
     }
 }
 
-/// Redis from Debian's `redis-server` package, in the foreground on 127.0.0.1, no persistence
-/// (`save ""`, no AOF), no password.
+/// Redis from Debian's `redis-server` package, in the foreground on 127.0.0.1, no password, no
+/// persistence (`save ""`, no AOF) unless started [`Redis::start_durable`].
 pub struct Redis {
     pub server: Server,
 }
 
 impl Redis {
     pub fn start() -> Redis {
-        Redis::start_trying(None)
+        Redis::start_with(None, false)
     }
 
     /// Like [`Redis::start`], but tries `port` first: a test of the bind-race retry.
     pub fn start_trying(port: Option<u16>) -> Redis {
+        Redis::start_with(port, false)
+    }
+
+    /// A Redis that keeps its data across a restart, as one holding ktra's records must: an
+    /// append-only file written before each command is answered (`appendfsync always`).
+    pub fn start_durable() -> Redis {
+        Redis::start_with(None, true)
+    }
+
+    fn start_with(port: Option<u16>, durable: bool) -> Redis {
         let program = find_program("redis-server", &["/usr/bin", "/usr/sbin"], "redis-server");
         let dir = server_dir("redis");
         let data = dir.path().to_owned();
@@ -398,7 +507,8 @@ impl Redis {
                     ("--port", port.to_string()),
                     ("--bind", "127.0.0.1".into()),
                     ("--save", String::new()),
-                    ("--appendonly", "no".into()),
+                    ("--appendonly", if durable { "yes" } else { "no" }.into()),
+                    ("--appendfsync", "always".into()),
                     ("--daemonize", "no".into()),
                     ("--logfile", String::new()),
                 ] {
@@ -492,6 +602,7 @@ impl Mongo {
 }
 
 /// How to tell that a server is ready, from its log.
+#[derive(Clone, Copy)]
 enum Readiness {
     /// The harness picked the port; this line appears once the server accepts connections.
     FixedPort(&'static str),
@@ -519,41 +630,22 @@ fn start_server(
         let told = port_argument(&argv).unwrap_or(port);
         let start_of_log = fs::metadata(log).map(|m| m.len()).unwrap_or(0);
         let (mut supervisor, stdin, pid) = spawn_supervisor(name, &argv, log);
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let ready_port = loop {
-            let text = read_from(log, start_of_log);
-            let ready = match readiness {
-                Readiness::FixedPort(line) => text.contains(line).then_some(told),
-                Readiness::PortInLog(prefix) => text.find(prefix).and_then(|at| {
-                    let rest = &text[at + prefix.len()..];
-                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    // The whole number: the line must have ended.
-                    rest[digits.len()..]
-                        .starts_with('\n')
-                        .then(|| digits.parse().ok())
-                        .flatten()
-                }),
-            };
-            if let Some(port) = ready {
-                break port;
+        let ready_port = match await_ready(&mut supervisor, log, start_of_log, readiness, told) {
+            Ready::Port(port) => port,
+            Ready::Exited(_, text)
+                if text.contains("Address already in use") && attempt < BIND_ATTEMPTS =>
+            {
+                // Another process took the port between our probe and the server's bind.
+                continue;
             }
-            if let Some(status) = supervisor.try_wait().expect("wait for the supervisor") {
-                let text = read_from(log, start_of_log);
-                if text.contains("Address already in use") && attempt < BIND_ATTEMPTS {
-                    // Another process took the port between our probe and the server's bind.
-                    break 0;
-                }
-                panic!(
-                    "{name} did not start ({}); if it is not installed: {DEBIAN_HINT} \
-                     {package}`\n--- log ({})\n{}",
-                    describe(status),
-                    log.display(),
-                    tail(&text)
-                );
-            }
-            if Instant::now() > deadline {
-                // Read first: stopping the server removes its dir, log included.
-                let text = read_from(log, start_of_log);
+            Ready::Exited(status, text) => panic!(
+                "{name} did not start ({}); if it is not installed: {DEBIAN_HINT} \
+                 {package}`\n--- log ({})\n{}",
+                describe(status),
+                log.display(),
+                tail(&text)
+            ),
+            Ready::TimedOut(text) => {
                 drop(stdin);
                 let _ = wait_bounded(&mut supervisor, STOP_TIMEOUT);
                 panic!(
@@ -562,11 +654,7 @@ fn start_server(
                     tail(&text)
                 );
             }
-            std::thread::sleep(Duration::from_millis(25));
         };
-        if ready_port == 0 {
-            continue;
-        }
         // The log said so; a connection proves it.
         if let Err(e) = TcpStream::connect(("127.0.0.1", ready_port)) {
             panic!(
@@ -581,10 +669,123 @@ fn start_server(
             pid,
             port: ready_port,
             log: log.to_owned(),
+            argv: with_port(argv, ready_port),
+            readiness,
+            paused: false,
             dir: Some(dir.take().expect("the dir is used once")),
         };
     }
     unreachable!("the last attempt panics or returns")
+}
+
+/// What the server's log said while it started.
+enum Ready {
+    /// Ready, on this port.
+    Port(u16),
+    /// The supervisor exited (the server did not start), with the log of this attempt.
+    Exited(ExitStatus, String),
+    /// Not ready within [`STARTUP_TIMEOUT`], with the log of this attempt.
+    TimedOut(String),
+}
+
+/// Waits until the log (from byte `start_of_log`) says the server is ready; `told` is the port
+/// a [`Readiness::FixedPort`] server was given.
+fn await_ready(
+    supervisor: &mut Child,
+    log: &Path,
+    start_of_log: u64,
+    readiness: Readiness,
+    told: u16,
+) -> Ready {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        let text = read_from(log, start_of_log);
+        let ready = match readiness {
+            Readiness::FixedPort(line) => text.contains(line).then_some(told),
+            Readiness::PortInLog(prefix) => text.find(prefix).and_then(|at| {
+                let rest = &text[at + prefix.len()..];
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                // The whole number: the line must have ended.
+                rest[digits.len()..]
+                    .starts_with('\n')
+                    .then(|| digits.parse().ok())
+                    .flatten()
+            }),
+        };
+        if let Some(port) = ready {
+            return Ready::Port(port);
+        }
+        if let Some(status) = supervisor.try_wait().expect("wait for the supervisor") {
+            return Ready::Exited(status, read_from(log, start_of_log));
+        }
+        if Instant::now() > deadline {
+            // Read first: stopping the server removes its dir, log included.
+            return Ready::TimedOut(read_from(log, start_of_log));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The command line with `port` as the value of its `--port` (nx-27017 was told port 0), so
+/// that it starts again on the port it got.
+fn with_port(mut argv: Vec<OsString>, port: u16) -> Vec<OsString> {
+    if let Some(i) = argv.iter().position(|a| a == "--port")
+        && let Some(value) = argv.get_mut(i + 1)
+    {
+        *value = port.to_string().into();
+    }
+    argv
+}
+
+/// The value after `name` in a command line, if any.
+fn option_value(argv: &[OsString], name: &str) -> Option<String> {
+    let i = argv.iter().position(|a| a == name)?;
+    argv.get(i + 1).map(|v| v.to_string_lossy().into_owned())
+}
+
+/// The processes below `pid` (children, their children, ...), from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // `PID (COMM) STATE PPID ...`: the command may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((child, ppid))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// `kill -s SIGNAL PID`.
+fn signal(name: &str, target: &str) {
+    let status = Command::new("kill")
+        .args(["-s", name, "--", target])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -s {name} -- {target}: {status}");
 }
 
 /// The value of `--port N`, `--port=N` or `-p N` in a command line, if any.
