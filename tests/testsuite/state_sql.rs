@@ -1,7 +1,7 @@
 //! The PostgreSQL and MySQL/MariaDB state backends (issue 13) against real servers started on
 //! 127.0.0.1 by `support::dbservers`: the records contract, a race for one name, the schema
-//! check, and errors that never show the password. `*_get_latency` (ignored; run by
-//! `scripts/bench-state.sh`) measures a read by primary key.
+//! check, and errors that never show the password. Latency is measured by
+//! `scripts/bench-state.sh`, not here.
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -235,37 +235,6 @@ fn never_shows_the_password(url: &str, password: &str, backend: &str) {
 }
 
 /// p50 and p99 of `get` by primary key over 10,000 calls (after a warm-up).
-fn get_latency(url: &str, backend: &str) {
-    let sql = connect(url);
-    sql.migrate().unwrap();
-    let token = "tokens/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.json";
-    for i in 0..1000 {
-        let key = format!("tokens/{i:064x}.json");
-        sql.put(&key, b"{\"user\":\"alice\",\"scopes\":[]}", Expect::Absent)
-            .unwrap();
-    }
-    sql.put(token, b"{\"user\":\"alice\",\"scopes\":[]}", Expect::Absent)
-        .unwrap();
-    for _ in 0..500 {
-        sql.get(token).unwrap().unwrap();
-    }
-    let mut times: Vec<Duration> = (0..10_000)
-        .map(|_| {
-            let start = Instant::now();
-            sql.get(token).unwrap().unwrap();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-    println!(
-        "BENCH {backend} get by key, 10000 calls: p50 {:?} p99 {:?} max {:?}",
-        p(0.50),
-        p(0.99),
-        times[times.len() - 1]
-    );
-}
-
 #[test]
 fn postgres_keeps_records_to_the_contract() {
     let pg = Postgres::start();
@@ -291,13 +260,6 @@ fn postgres_errors_never_show_the_password() {
 }
 
 #[test]
-#[ignore = "a benchmark: scripts/bench-state.sh"]
-fn postgres_get_latency() {
-    let pg = Postgres::start();
-    get_latency(&pg.url(), "PostgreSQL");
-}
-
-#[test]
 fn mariadb_keeps_records_to_the_contract() {
     let db = MariaDb::start();
     keeps_records(&db.url());
@@ -319,11 +281,4 @@ fn mariadb_refuses_a_schema_newer_than_the_binary() {
 fn mariadb_errors_never_show_the_password() {
     let db = MariaDb::start();
     never_shows_the_password(&db.url(), db.password(), "MySQL/MariaDB");
-}
-
-#[test]
-#[ignore = "a benchmark: scripts/bench-state.sh"]
-fn mariadb_get_latency() {
-    let db = MariaDb::start();
-    get_latency(&db.url(), "MySQL/MariaDB");
 }
