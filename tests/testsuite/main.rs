@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod api;
+mod bench_state;
 mod cli;
 mod dbservers;
 mod e2e_cargo;
