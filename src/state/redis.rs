@@ -13,7 +13,9 @@
 //! - The audit log is a stream `PREFIX audit` (`XADD`, the server's time-based ids), each
 //!   entry with the fields `stamp` and `event`.
 //!
-//! Connections: a small pool of idle connections (at most [`POOL`]), opened on demand with a
+//! Connections: a bounded pool (at most [`POOL`] calls at once, each on one connection, so at
+//! most [`POOL`] connections are ever open; a call beyond it waits for a free one up to the
+//! connect timeout), opened on demand with a
 //! connect timeout (the handshake included) and read/write timeouts, so no call waits longer
 //! than [`CONNECT_TIMEOUT`] plus [`IO_TIMEOUT`] for a server that accepts connections and never
 //! answers. A connection that failed is dropped, and with it every idle one (they all went to
@@ -27,12 +29,13 @@
 use super::{Expect, Migrated, Record, Records, Unavailable, redact};
 use ::redis::{Client, Connection, RedisError, Script};
 use anyhow::{Result, anyhow};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// The key prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "ktra:";
-/// At most this many idle connections are kept.
+/// At most this many connections are open (calls beyond it wait for one, up to
+/// [`CONNECT_TIMEOUT`]).
 pub const POOL: usize = 8;
 /// The layout's version (records as hashes, folder sets, the audit stream).
 pub const SCHEMA: i64 = 1;
@@ -77,6 +80,9 @@ pub struct RedisRecords {
     secret: Option<String>,
     prefix: String,
     idle: Mutex<Vec<Connection>>,
+    /// How many calls are running (each holds one connection).
+    busy: Mutex<usize>,
+    freed: Condvar,
     put: Script,
     remove: Script,
 }
@@ -104,6 +110,8 @@ impl RedisRecords {
             secret,
             prefix: prefix.to_owned(),
             idle: Mutex::new(Vec::new()),
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
             put: Script::new(PUT),
             remove: Script::new(REMOVE),
         };
@@ -177,6 +185,9 @@ impl RedisRecords {
         retry: bool,
         mut f: impl FnMut(&mut Connection) -> ::redis::RedisResult<T>,
     ) -> Result<T> {
+        let _slot = self.slot().map_err(|e| {
+            anyhow::Error::new(Unavailable(e)).context(super::failed_to(op, key, &self.describe()))
+        })?;
         let (mut con, was_pooled) = if retry {
             match self.take_idle() {
                 Some(con) => (con, true),
@@ -208,6 +219,23 @@ impl RedisRecords {
         }
     }
 
+    /// Waits (up to [`CONNECT_TIMEOUT`]) until fewer than [`POOL`] calls are running, and
+    /// counts this one until the returned guard is dropped.
+    fn slot(&self) -> std::result::Result<Slot<'_>, String> {
+        let busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut busy, waited) = self
+            .freed
+            .wait_timeout_while(busy, CONNECT_TIMEOUT, |n| *n >= POOL)
+            .unwrap_or_else(|e| e.into_inner());
+        if waited.timed_out() && *busy >= POOL {
+            return Err(format!(
+                "all {POOL} connections stayed busy for {CONNECT_TIMEOUT:?}"
+            ));
+        }
+        *busy += 1;
+        Ok(Slot(self))
+    }
+
     /// The schema version kept at `PREFIX schema` (outside the records), if any.
     fn schema_version(&self) -> Result<Option<i64>> {
         let key = format!("{}schema", self.prefix);
@@ -233,6 +261,16 @@ impl RedisRecords {
             }
         }
         keys
+    }
+}
+
+/// One running call of [`RedisRecords::with`]; frees its place when dropped.
+struct Slot<'a>(&'a RedisRecords);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
     }
 }
 

@@ -309,6 +309,40 @@ fn redis_reconnects_when_its_pooled_connection_was_closed() {
     assert_eq!(records.list("users").unwrap(), ["users/a.json"]);
 }
 
+/// 32 threads reading at once share at most `POOL` connections: the server sees no more.
+#[test]
+fn redis_connections_are_bounded_under_many_callers() {
+    let server = Redis::start();
+    let records = RedisRecords::connect(&server.url()).unwrap();
+    assert!(records.put("users/a.json", b"1", Expect::Absent).unwrap());
+    let mut con = redis_connection(&server.url());
+    let most = std::sync::atomic::AtomicUsize::new(0);
+    let clients = |con: &mut redis::Connection| -> usize {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(con).unwrap();
+        list.lines().count() - 1 // this connection
+    };
+    std::thread::scope(|s| {
+        for _ in 0..32 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    records.get("users/a.json").unwrap().unwrap();
+                }
+            });
+        }
+        for _ in 0..50 {
+            most.fetch_max(clients(&mut con), std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    let most = most.into_inner().max(clients(&mut con));
+    assert!(most >= 1, "no connection seen");
+    assert!(
+        most <= ktra::state::redis::POOL,
+        "{most} connections for {} allowed",
+        ktra::state::redis::POOL
+    );
+}
+
 fn mongo_db(url: &str) -> mongodb::sync::Database {
     mongodb::sync::Client::with_uri_str(url)
         .unwrap()
