@@ -7,9 +7,7 @@
 
 use crate::serve::{Serve, settle};
 use crate::support::dbservers::{self, Mongo, Postgres, Redis, find_program};
-use crate::support::{
-    Outcome, Protocol, Registry, cargo_home, ktra_bin, quiet_command, registry_env_var, run,
-};
+use crate::support::{Outcome, Protocol, Registry, ktra_bin, registry_env_var, run};
 use ktra::state::mongo::MongoRecords;
 use ktra::state::redis::RedisRecords;
 use ktra::state::sql::{Settings, Sql};
@@ -148,13 +146,8 @@ impl Site {
     }
 
     fn ktra(&self, args: &[&str]) -> Outcome {
-        let mut cmd = quiet_command(ktra_bin(), cargo_home());
-        cmd.env("KTRA_STATE_URL", &self.state_url)
-            .current_dir(self.local.base())
-            .arg("-r")
-            .arg(&self.root)
-            .args(args);
-        run(cmd, &self.local.logs)
+        self.local
+            .ktra_with_state(&self.root, &self.state_url, args)
     }
 
     fn index(&self) -> String {

@@ -8,9 +8,7 @@
 use crate::api::publish_body;
 use crate::serve::{Serve, request, request_with_body};
 use crate::support::dbservers::{MariaDb, Mongo, Postgres, Redis};
-use crate::support::{
-    Outcome, Protocol, Registry, cargo_home, ktra_bin, quiet_command, registry_env_var, run,
-};
+use crate::support::{Outcome, Protocol, Registry, ktra_bin, registry_env_var, run};
 use ktra::package::testing::simple;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -80,13 +78,8 @@ struct Shared {
 
 impl Shared {
     fn ktra(&self, args: &[&str]) -> Outcome {
-        let mut cmd = quiet_command(ktra_bin(), cargo_home());
-        cmd.env("KTRA_STATE_URL", &self.state_url)
-            .current_dir(self.local.base())
-            .arg("-r")
-            .arg(&self.root)
-            .args(args);
-        run(cmd, &self.local.logs)
+        self.local
+            .ktra_with_state(&self.root, &self.state_url, args)
     }
 
     fn serve(&self) -> Serve {

@@ -450,6 +450,18 @@ impl Registry {
         run(cmd, &self.logs)
     }
 
+    /// `ktra -r ROOT ARGS...` for another registry folder (made in this one's temp dir), with
+    /// its state at `state_url` given through `KTRA_STATE_URL`.
+    pub fn ktra_with_state(&self, root: &Path, state_url: &str, args: &[&str]) -> Outcome {
+        let mut cmd = self.command(ktra_bin());
+        cmd.env("KTRA_STATE_URL", state_url)
+            .current_dir(self.base())
+            .arg("-r")
+            .arg(root)
+            .args(args);
+        run(cmd, &self.logs)
+    }
+
     /// `ktra token create ARGS...`: the new token (printed alone on stdout).
     pub fn token(&self, args: &[&str]) -> String {
         let mut all = vec!["token", "create"];
