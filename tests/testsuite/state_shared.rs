@@ -3,7 +3,8 @@
 //! owners and yanks, each command sent to one receiver or the other through a switch that plays
 //! the load balancer; users and tokens come from the CLI; a revoked token is refused by both
 //! receivers at once; two receivers given the first publish of one name at the same moment
-//! make exactly one owner.
+//! make exactly one owner. A registry in a bucket keeps its records in PostgreSQL and its other
+//! private files in `[state] files`.
 
 use crate::api::publish_body;
 use crate::serve::{Serve, request, request_with_body};
@@ -357,4 +358,79 @@ fn two_receivers_share_redis() {
 fn two_receivers_share_mongodb() {
     let db = Mongo::start();
     two_receivers_share_one_database(&db.url(), "MongoDB (nx-27017)");
+}
+
+/// A registry in object storage whose records are in PostgreSQL: `[state] url` names the
+/// database, `[state] files` the private bucket for the rest (the site's metadata). Users and
+/// tokens go to the database, never into a bucket; a publish through `ktra serve` works.
+#[test]
+fn a_bucket_registry_keeps_its_records_in_postgresql() {
+    let local = Registry::new(Protocol::Sparse);
+    let db = Postgres::start();
+    let s3 = crate::support::s3::S3Server::start();
+    for bucket in ["pgreg", "pgreg-state"] {
+        s3.create_bucket(bucket);
+        // The state bucket too, only so that this test can look inside it.
+        s3.allow_public_reads(bucket);
+    }
+    let dir = local.base().join("pgreg-settings");
+    let ktra = |args: &[&str]| {
+        let mut cmd = Command::new(ktra_bin());
+        cmd.env("NO_COLOR", "1")
+            .env("CARGO_TARGET_DIR", local.base().join("package-target"))
+            .env("KTRA_STATE_URL", db.url())
+            .envs(s3.env())
+            .current_dir(local.base())
+            .arg("-r")
+            .arg(&dir)
+            .args(args);
+        run(cmd, &local.logs)
+    };
+    let url = format!("{}/pgreg", s3.endpoint());
+    let mut init = Command::new(ktra_bin());
+    init.env("NO_COLOR", "1")
+        .envs(s3.env())
+        .arg("init")
+        .arg(&dir);
+    init.args(["--url", &url, "--name", "demo", "--storage", "s3://pgreg"]);
+    init.args(["--state", &db.url(), "--state-files", "s3://pgreg-state"]);
+    run(init, &local.logs).success();
+    let settings = std::fs::read_to_string(dir.join("ktra.toml")).expect("ktra.toml");
+    assert!(
+        settings.contains("files = \"s3://pgreg-state\""),
+        "{settings}"
+    );
+    assert!(!settings.contains(db.password()), "{settings}");
+
+    ktra(&["user", "add", "alice"]).success();
+    let token = ktra(&["token", "create", "alice"]).success().stdout;
+    let example = local.example("demo-base");
+    ktra(&["add", example.to_str().expect("utf-8")]).success();
+    let env = s3.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let state_url = db.url();
+    env.push(("KTRA_STATE_URL", &state_url));
+    let server = Serve::start_with_env(&dir, &env);
+    let body = publish_body("fresh", "0.1.0", &simple("fresh", "0.1.0", ""));
+    let auth = [("Authorization", token.trim())];
+    let r = request_with_body(server.port, "PUT", "/api/v1/crates/new", &auth, &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    let index = crate::object_storage::index_path("fresh");
+    assert_eq!(s3.get(&format!("/pgreg/index/{index}")).status, 200);
+    assert_eq!(
+        s3.get("/pgreg-state/site/state.json").status,
+        200,
+        "no site state"
+    );
+    for key in ["users/alice.json", "owners/fresh.json"] {
+        let r = s3.get(&format!("/pgreg-state/{key}"));
+        assert_eq!(
+            r.status, 404,
+            "`{key}` is in the private bucket, not the database"
+        );
+    }
+    let owners = ktra(&["owner", "list", "fresh"]).success().stdout;
+    assert!(owners.contains("alice"), "{owners}");
+    ktra(&["verify"]).success();
 }
